@@ -1,0 +1,144 @@
+import { createConnection, type Socket } from 'node:net';
+import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
+import {
+  EVENT_METHOD,
+  Event,
+  MAX_FRAME_BYTES,
+  methods,
+  type MethodName,
+  type ParamsIn,
+  type Result,
+  type Topic,
+} from '../protocol/index.js';
+
+/** towerd is not running, or its socket cannot be opened. */
+export class DaemonUnreachableError extends Error {
+  constructor(
+    readonly socketPath: string,
+    readonly reason: string,
+  ) {
+    super(`cannot reach towerd at ${socketPath} (${reason})`);
+  }
+}
+
+/** towerd answered with an error. */
+export class RemoteError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** The connection closed before a reply came. */
+export class ConnectionLostError extends Error {}
+
+/** A typed JSON-RPC client for towerd: one socket, request/response plus pushed events. */
+export class TowerClient {
+  private readonly rpc: JSONRPCClient;
+  private buffer = '';
+  private readonly eventListeners = new Set<(e: Event) => void>();
+  private readonly closeListeners = new Set<(err?: Error) => void>();
+  private closed = false;
+
+  private constructor(private readonly sock: Socket) {
+    this.rpc = new JSONRPCClient((req) => {
+      if (this.closed) return Promise.reject(new ConnectionLostError('connection to towerd is closed'));
+      sock.write(JSON.stringify(req) + '\n');
+      return Promise.resolve();
+    });
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => this.onData(chunk));
+    const end = (err?: Error) => {
+      if (this.closed) return;
+      this.closed = true;
+      this.rpc.rejectAllPendingRequests('connection to towerd closed');
+      for (const l of this.closeListeners) l(err);
+    };
+    sock.on('close', () => end());
+    sock.on('error', (err) => end(err));
+  }
+
+  static connect(socketPath: string, timeoutMs = 5000): Promise<TowerClient> {
+    return new Promise((resolve, reject) => {
+      const sock = createConnection(socketPath);
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new DaemonUnreachableError(socketPath, 'timed out'));
+      }, timeoutMs);
+      sock.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new TowerClient(sock));
+      });
+      sock.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const reason =
+          err.code === 'ENOENT' ? 'no socket: towerd is not running' : err.code === 'ECONNREFUSED' ? 'nobody is listening' : err.code ?? err.message;
+        reject(new DaemonUnreachableError(socketPath, reason));
+      });
+    });
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    if (this.buffer.length > MAX_FRAME_BYTES * 4) {
+      this.sock.destroy(new Error('reply from towerd exceeds the frame limit'));
+      return;
+    }
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line.trim()) this.onMessage(line);
+    }
+  }
+
+  private onMessage(line: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      return; // towerd only sends JSON; nothing useful can be done with a broken line
+    }
+    if (typeof msg === 'object' && msg !== null && 'method' in msg && !('id' in msg)) {
+      const m = msg as { method: unknown; params: unknown };
+      if (m.method !== EVENT_METHOD) return;
+      const ev = Event.safeParse(m.params);
+      if (ev.success) for (const l of this.eventListeners) l(ev.data);
+      return;
+    }
+    this.rpc.receive(msg as Parameters<JSONRPCClient['receive']>[0]);
+  }
+
+  /** Call a method; the result is checked against the protocol schema before it is returned. */
+  async call<M extends MethodName>(method: M, params: ParamsIn<M> = {} as ParamsIn<M>): Promise<Result<M>> {
+    let raw: unknown;
+    try {
+      raw = await this.rpc.request(method, params);
+    } catch (err) {
+      if (err instanceof JSONRPCErrorException) throw new RemoteError(err.code, err.message, err.data);
+      if (this.closed) throw new ConnectionLostError('towerd closed the connection');
+      throw err;
+    }
+    const parsed = methods[method].result.safeParse(raw);
+    if (!parsed.success) throw new RemoteError(-32603, `towerd sent a ${method} result this client does not understand`);
+    return parsed.data as Result<M>;
+  }
+
+  async subscribe(topics: Topic[], onEvent: (e: Event) => void): Promise<void> {
+    this.eventListeners.add(onEvent);
+    await this.call('events.subscribe', { topics });
+  }
+
+  onClose(fn: (err?: Error) => void): void {
+    this.closeListeners.add(fn);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.sock.end();
+    this.sock.destroy();
+  }
+}

@@ -1,0 +1,96 @@
+import { Command, CommanderError } from 'commander';
+import { ErrorCode, ExitCode, TOWER_VERSION } from '../protocol/index.js';
+import { UsageError } from './context.js';
+import { ConnectionLostError, DaemonUnreachableError, RemoteError } from './rpc.js';
+import { register as completion } from './commands/completion.js';
+import { register as daemon } from './commands/daemon.js';
+import { register as host } from './commands/host.js';
+import { register as logs } from './commands/logs.js';
+import { register as status } from './commands/status.js';
+import { register as watch } from './commands/watch.js';
+
+const EXIT_HELP = `
+Exit status:
+  0    success
+  1    towerd refused or failed the request (the message says why)
+  2    usage error: unknown command or option, missing argument, not confirmed
+  3    towerd is not running or its socket cannot be reached
+  4    a host could not be reached or a remote command failed
+  130  interrupted
+
+Environment:
+  TOWER_SOCKET     socket path (same as --socket)
+  XDG_RUNTIME_DIR  the default socket is $XDG_RUNTIME_DIR/tower/towerd.sock
+  NO_COLOR         no colours; FORCE_COLOR forces them`;
+
+export function buildProgram(): Command {
+  const program = new Command('towerctl')
+    .description('Control towerd, the Tower daemon: hosts, their state and logs.')
+    .version(TOWER_VERSION, '-V, --version', 'print the version')
+    .option('--socket <path>', 'towerd socket (default: $TOWER_SOCKET or $XDG_RUNTIME_DIR/tower/towerd.sock)')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_HELP)
+    .exitOverride();
+  for (const reg of [status, host, logs, daemon, watch, completion]) reg(program);
+  // every subcommand exits through the same mapping of errors to codes
+  const applyExitOverride = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.commands.forEach(applyExitOverride);
+  };
+  applyExitOverride(program);
+  return program;
+}
+
+function fail(code: number, message: string): number {
+  process.stderr.write(`towerctl: ${message}\n`);
+  return code;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version end here with code 0; commander already printed the message for real errors
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.Ok;
+      if (err.code === 'commander.help') return ExitCode.Ok;
+      return ExitCode.Usage;
+    }
+    if (err instanceof UsageError) return fail(ExitCode.Usage, err.message);
+    if (err instanceof DaemonUnreachableError)
+      return fail(
+        ExitCode.DaemonUnreachable,
+        `${err.message}\nStart it with 'towerd' (or 'systemctl --user start towerd'), or point --socket at it.`,
+      );
+    // invalid params come from what the user typed (a bad host name, say): a usage error
+    if (err instanceof RemoteError)
+      return fail(err.code === ErrorCode.InvalidParams ? ExitCode.Usage : ExitCode.Failure, err.message + detail(err));
+    if (err instanceof ConnectionLostError) return fail(ExitCode.DaemonUnreachable, err.message);
+    return fail(ExitCode.Failure, err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** Invalid-params errors carry the offending fields; show them like a command-line error would. */
+function detail(err: RemoteError): string {
+  const data = err.data as { issues?: { path: (string | number)[]; message: string }[] } | undefined;
+  if (!data?.issues?.length) return '';
+  return data.issues.map((i) => `\n  ${i.path.join('.') || '(params)'}: ${i.message}`).join('');
+}
+
+process.on('SIGINT', () => process.exit(ExitCode.Interrupted));
+// a closed pipe (towerctl status | head) is not an error worth a stack trace
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
+});
+
+run(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`towerctl: ${String(err)}\n`);
+    process.exitCode = ExitCode.Failure;
+  },
+);

@@ -1,0 +1,19 @@
+import type { EventHub } from '../events.js';
+import type { HostStates } from '../hoststate.js';
+import type { LogRing, Logger } from '../log.js';
+import type { Paths } from '../paths.js';
+import type { Registry } from '../registry/registry.js';
+import type { RegistryStatus } from '../../protocol/index.js';
+
+/** What API modules may use. Each module gets only this, never the daemon object itself. */
+export interface ApiContext {
+  paths: Paths;
+  socketPath: string;
+  startedAt: Date;
+  registry: Registry;
+  states: HostStates;
+  ring: LogRing;
+  hub: EventHub;
+  log: Logger;
+  reload(): Promise<RegistryStatus>;
+}

@@ -1,0 +1,19 @@
+import { TOWER_VERSION } from '../../protocol/index.js';
+import type { Implementation } from '../rpc/dispatch.js';
+import type { ApiContext } from './context.js';
+
+export function statusApi(ctx: ApiContext): Implementation {
+  return {
+    status: () => {
+      const hosts = ctx.registry.list().map((h) => ctx.states.info(h));
+      const online = hosts.filter((h) => h.state === 'online').length;
+      const down = hosts.filter((h) => h.state !== 'online' && h.state !== 'unsupervised').length;
+      return {
+        daemon: { version: TOWER_VERSION, pid: process.pid, uptimeMs: Date.now() - ctx.startedAt.getTime() },
+        registry: ctx.registry.getStatus(),
+        hosts,
+        summary: { total: hosts.length, online, down },
+      };
+    },
+  };
+}

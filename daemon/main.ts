@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { LogLevelName, TOWER_VERSION } from '../protocol/index.js';
+import { LogRing, createLogger } from './log.js';
+import { defaultSocketPath, resolvePaths } from './paths.js';
+import { AlreadyRunningError } from './socket.js';
+import { Towerd } from './towerd.js';
+
+const HELP = `Usage: towerd [--socket PATH] [--log-level LEVEL]
+
+The Tower daemon: keeps the host registry (~/.local/tower), serves the JSON-RPC API that towerctl and status
+bars use, and (with supervision) one SSH connection per host.
+
+Options:
+  --socket PATH       listen here (default: $XDG_RUNTIME_DIR/tower/towerd.sock, or /tmp/tower-$UID/towerd.sock)
+  --log-level LEVEL   trace, debug, info, warn, error or fatal (default: from towerd.json, else info)
+  --version           print the version and exit
+  -h, --help          print this help and exit
+
+Signals: SIGTERM/SIGINT stop cleanly and remove the socket; SIGHUP reloads towerd.json and the registry.
+Logs: JSON lines on stderr (pipe through pino-pretty to read them), also kept in memory for 'towerctl logs'.
+Exit status: 0 after a clean stop, 1 on a start-up error, 2 on a bad command line.
+`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        socket: { type: 'string' },
+        'log-level': { type: 'string' },
+        version: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`towerd: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`towerd ${TOWER_VERSION}\n`);
+    return 0;
+  }
+  const level = values['log-level'];
+  if (level !== undefined && !LogLevelName.safeParse(level).success) {
+    process.stderr.write(`towerd: --log-level must be one of ${LogLevelName.options.join(', ')}\n`);
+    return 2;
+  }
+  const ring = new LogRing();
+  const log = createLogger((level as LogLevelName | undefined) ?? 'info', ring);
+  const socketPath = values.socket ? resolve(values.socket) : defaultSocketPath();
+  const daemon = new Towerd({ paths: resolvePaths(), socketPath, log, ring, logLevelFromCli: level });
+  try {
+    await daemon.start();
+  } catch (err) {
+    const msg = err instanceof AlreadyRunningError ? err.message : `cannot start: ${(err as Error).message}`;
+    log.fatal({ socket: socketPath }, msg);
+    process.stderr.write(`towerd: ${msg}\n`);
+    return 1;
+  }
+  return new Promise<number>((done) => {
+    const stop = (sig: string) => {
+      void daemon.stop(sig).then(() => done(0));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading');
+      void daemon.reload();
+    });
+  });
+}
+
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`towerd: uncaught exception: ${err.stack ?? err.message}\n`);
+  process.exit(70);
+});
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`towerd: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

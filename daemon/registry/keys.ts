@@ -1,0 +1,46 @@
+import ssh2, { type ParsedKey } from 'ssh2';
+import { readFile } from 'node:fs/promises';
+
+const { utils } = ssh2;
+
+export class KeyError extends Error {}
+
+export interface KeyPair {
+  /** OpenSSH private key file content */
+  privateKey: string;
+  /** `ssh-ed25519 AAAA… comment` */
+  publicKey: string;
+}
+
+/** A fresh ed25519 key pair in OpenSSH format, without passphrase, as `ssh-keygen -t ed25519 -N ''` makes. */
+export function generateEd25519(comment: string): KeyPair {
+  const kp = utils.generateKeyPairSync('ed25519', { comment });
+  return { privateKey: kp.private, publicKey: `${kp.public.trim()}\n` };
+}
+
+/** Load an existing unencrypted ed25519 private key and derive its public line. */
+export async function loadEd25519(path: string, comment: string): Promise<KeyPair> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (err) {
+    throw new KeyError(`cannot read key file ${path}: ${(err as Error).message}`);
+  }
+  const parsed = utils.parseKey(data);
+  if (parsed instanceof Error) {
+    // the parser's message may quote key material only in pathological cases; give a fixed text
+    throw new KeyError(`${path} is not an unencrypted OpenSSH private key (${classify(parsed.message)})`);
+  }
+  const key: ParsedKey = parsed;
+  if (key.type !== 'ssh-ed25519') {
+    throw new KeyError(`${path} holds a ${key.type} key; Tower hosts use ed25519 keys`);
+  }
+  if (!key.isPrivateKey()) throw new KeyError(`${path} is a public key; give the private key file`);
+  const blob = key.getPublicSSH().toString('base64');
+  return { privateKey: data.toString('utf8'), publicKey: `ssh-ed25519 ${blob} ${comment}\n` };
+}
+
+function classify(message: string): string {
+  if (/passphrase|encrypted/i.test(message)) return 'it is encrypted';
+  return 'unsupported format';
+}

@@ -1,0 +1,44 @@
+/**
+ * Newline-delimited frames with a hard size cap. Bytes are kept as Buffers until a full line is there, so a
+ * client can never make the daemon hold more than `maxBytes` (plus one read) for one connection.
+ */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Returns complete frames, or 'overflow' once a frame exceeds the cap (the connection should then be closed). */
+  push(chunk: Buffer): Buffer[] | 'overflow' {
+    const frames: Buffer[] = [];
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      if (nl < 0) break;
+      const piece = chunk.subarray(start, nl);
+      if (this.size + piece.length > this.maxBytes) return 'overflow';
+      frames.push(this.size ? Buffer.concat([...this.chunks, piece]) : Buffer.from(piece));
+      this.chunks = [];
+      this.size = 0;
+      start = nl + 1;
+    }
+    const rest = chunk.subarray(start);
+    if (rest.length) {
+      if (this.size + rest.length > this.maxBytes) return 'overflow';
+      this.chunks.push(Buffer.from(rest));
+      this.size += rest.length;
+    }
+    return frames;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Strict UTF-8 decoding: invalid sequences are an error, never replaced silently. */
+export function decodeUtf8(buf: Buffer): string | null {
+  try {
+    return utf8.decode(buf);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,218 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { JSONRPCServer, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
+import { ErrorCode, MAX_FRAME_BYTES } from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import { FrameDecoder, decodeUtf8 } from './frames.js';
+
+/** One client connection, as handlers see it. */
+export interface Connection {
+  readonly id: number;
+  /** Send a JSON-RPC notification to this client; dropped silently once the connection is gone. */
+  notify(method: string, params: unknown): void;
+  close(): void;
+  readonly closed: boolean;
+  /** Per-connection state that handlers may attach (e.g. event topics). */
+  readonly data: Map<string, unknown>;
+}
+
+export type MethodHandler = (params: unknown, conn: Connection) => Promise<unknown>;
+
+export interface RpcServerOptions {
+  maxFrameBytes?: number;
+  /** a client that does not read its replies is dropped past this much queued output */
+  maxQueuedBytes?: number;
+  /** requests of one connection being handled at once; reading pauses above this */
+  maxInFlight?: number;
+  maxConnections?: number;
+}
+
+type Id = string | number | null;
+
+function errorResponse(id: Id, code: number, message: string, data?: unknown): JSONRPCResponse {
+  return data === undefined
+    ? { jsonrpc: '2.0', id, error: { code, message } }
+    : { jsonrpc: '2.0', id, error: { code, message, data } };
+}
+
+function isValidId(id: unknown): id is Id {
+  return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+}
+
+/** Spec §4 checks the library leaves out: the envelope must be right before a method is looked up. */
+function checkEnvelope(msg: unknown): { ok: true; req: JSONRPCRequest } | { ok: false; response: JSONRPCResponse } {
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+    return { ok: false, response: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request') };
+  }
+  const m = msg as Record<string, unknown>;
+  const id: Id = 'id' in m && isValidId(m.id) ? m.id : null;
+  const bad = (why: string) => ({ ok: false as const, response: errorResponse(id, ErrorCode.InvalidRequest, 'Invalid Request', { reason: why }) });
+  if (m.jsonrpc !== '2.0') return bad('"jsonrpc" must be exactly "2.0"');
+  if (typeof m.method !== 'string') return bad('"method" must be a string');
+  if ('id' in m && !isValidId(m.id)) return bad('"id" must be a string, a number or null');
+  if ('params' in m && (typeof m.params !== 'object' || m.params === null)) return bad('"params" must be an object or an array');
+  for (const k of Object.keys(m)) {
+    if (!['jsonrpc', 'method', 'params', 'id'].includes(k)) return bad(`unexpected member "${k}"`);
+  }
+  return { ok: true, req: m as unknown as JSONRPCRequest };
+}
+
+/**
+ * JSON-RPC 2.0 over a Unix stream socket, one JSON text per line. Framing, envelope checks and error replies live
+ * here; what methods do lives in the handlers.
+ */
+export class RpcServer {
+  private readonly server: Server;
+  // the library would print handler errors to the console; failures are logged by the dispatch layer instead
+  private readonly rpc = new JSONRPCServer<Connection>({ errorListener: () => undefined });
+  private readonly conns = new Set<Conn>();
+  private nextId = 1;
+  private readonly opts: Required<RpcServerOptions>;
+
+  constructor(
+    private readonly log: Logger,
+    handlers: Record<string, MethodHandler>,
+    opts: RpcServerOptions = {},
+  ) {
+    this.opts = {
+      maxFrameBytes: opts.maxFrameBytes ?? MAX_FRAME_BYTES,
+      maxQueuedBytes: opts.maxQueuedBytes ?? 16 * 1024 * 1024,
+      maxInFlight: opts.maxInFlight ?? 64,
+      maxConnections: opts.maxConnections ?? 512,
+    };
+    for (const [name, handler] of Object.entries(handlers)) {
+      this.rpc.addMethod(name, (params: unknown, conn: Connection) => handler(params, conn));
+    }
+    this.server = createServer((sock) => this.accept(sock));
+    this.server.maxConnections = this.opts.maxConnections;
+  }
+
+  get connections(): ReadonlySet<Connection> {
+    return this.conns;
+  }
+
+  listen(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(path, () => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => this.log.error({ err: err.message }, 'socket server error'));
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of this.conns) c.close();
+    await closed;
+  }
+
+  private accept(sock: Socket): void {
+    const conn = new Conn(this.nextId++, sock, this.opts.maxQueuedBytes, this.log);
+    this.conns.add(conn);
+    const decoder = new FrameDecoder(this.opts.maxFrameBytes);
+    let inFlight = 0;
+    sock.on('data', (chunk: Buffer) => {
+      const frames = decoder.push(chunk);
+      if (frames === 'overflow') {
+        this.log.warn({ conn: conn.id, limit: this.opts.maxFrameBytes }, 'frame too large; closing connection');
+        conn.send(errorResponse(null, ErrorCode.FrameTooLarge, `Frame exceeds ${this.opts.maxFrameBytes} bytes`));
+        conn.end();
+        return;
+      }
+      for (const frame of frames) {
+        inFlight++;
+        if (inFlight >= this.opts.maxInFlight) sock.pause();
+        void this.handleFrame(frame, conn).finally(() => {
+          inFlight--;
+          if (inFlight < this.opts.maxInFlight && !conn.closed) sock.resume();
+        });
+      }
+    });
+    sock.on('error', (err) => this.log.debug({ conn: conn.id, err: err.message }, 'client socket error'));
+    sock.on('close', () => {
+      conn.markClosed();
+      this.conns.delete(conn);
+    });
+  }
+
+  private async handleFrame(frame: Buffer, conn: Conn): Promise<void> {
+    const text = decodeUtf8(frame);
+    if (text === null) {
+      conn.send(errorResponse(null, ErrorCode.ParseError, 'Parse error', { reason: 'frame is not valid UTF-8' }));
+      return;
+    }
+    if (text.trim() === '') return;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      conn.send(errorResponse(null, ErrorCode.ParseError, 'Parse error'));
+      return;
+    }
+    if (Array.isArray(msg)) {
+      if (msg.length === 0) {
+        conn.send(errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request', { reason: 'empty batch' }));
+        return;
+      }
+      const replies = (await Promise.all(msg.map((m) => this.handleOne(m, conn)))).filter((r): r is JSONRPCResponse => r !== null);
+      if (replies.length) conn.send(replies);
+      return;
+    }
+    const reply = await this.handleOne(msg, conn);
+    if (reply) conn.send(reply);
+  }
+
+  private async handleOne(msg: unknown, conn: Conn): Promise<JSONRPCResponse | null> {
+    const checked = checkEnvelope(msg);
+    if (!checked.ok) return checked.response;
+    const reply = await this.rpc.receive(checked.req, conn);
+    return reply;
+  }
+}
+
+class Conn implements Connection {
+  readonly data = new Map<string, unknown>();
+  private isClosed = false;
+
+  constructor(
+    readonly id: number,
+    private readonly sock: Socket,
+    private readonly maxQueued: number,
+    private readonly log: Logger,
+  ) {}
+
+  get closed(): boolean {
+    return this.isClosed || this.sock.destroyed;
+  }
+
+  markClosed(): void {
+    this.isClosed = true;
+  }
+
+  send(msg: unknown): void {
+    if (this.closed) return;
+    if (this.sock.writableLength > this.maxQueued) {
+      this.log.warn({ conn: this.id, queued: this.sock.writableLength }, 'client is not reading; dropping it');
+      this.sock.destroy();
+      return;
+    }
+    this.sock.write(JSON.stringify(msg) + '\n');
+  }
+
+  notify(method: string, params: unknown): void {
+    this.send({ jsonrpc: '2.0', method, params });
+  }
+
+  end(): void {
+    this.isClosed = true;
+    this.sock.end();
+    this.sock.destroySoon();
+  }
+
+  close(): void {
+    this.isClosed = true;
+    this.sock.destroy();
+  }
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { readIfExists } from './util/fs.js';
+
+const Cidr24 = z
+  .string()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/, 'a /24 network such as 192.168.2.0/24')
+  .refine((s) => s.split('/')[0]!.split('.').every((o) => Number(o) <= 255), 'octets must be 0–255');
+
+/**
+ * towerd.json: optional; every key has TowerOS's default. Unknown keys are an error so that typos are noticed.
+ */
+export const Settings = z
+  .object({
+    networks: z
+      .object({
+        online: Cidr24.default('192.168.2.0/24'),
+        offline: Cidr24.default('192.168.3.0/24'),
+      })
+      .strict()
+      .prefault({}),
+    /** last octet of the thin client on both networks */
+    thinClientOctet: z.number().int().min(2).max(254).default(100),
+    /** hosts other than the router get addresses from firstHostOctet to lastHostOctet */
+    firstHostOctet: z.number().int().min(2).max(254).default(200),
+    lastHostOctet: z.number().int().min(2).max(254).default(254),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .refine((s) => s.firstHostOctet <= s.lastHostOctet, { message: 'firstHostOctet must not exceed lastHostOctet' })
+  .refine((s) => s.thinClientOctet < s.firstHostOctet || s.thinClientOctet > s.lastHostOctet, {
+    message: 'the thin client address must lie outside the host range',
+  })
+  .refine((s) => s.networks.online !== s.networks.offline, { message: 'online and offline networks must differ' });
+export type Settings = z.infer<typeof Settings>;
+
+export const DEFAULT_SETTINGS: Settings = Settings.parse({});
+
+export class SettingsError extends Error {}
+
+export async function loadSettings(path: string): Promise<Settings> {
+  const text = await readIfExists(path);
+  if (text === undefined) return DEFAULT_SETTINGS;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SettingsError(`${path}: not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = Settings.safeParse(raw);
+  if (!parsed.success) throw new SettingsError(`${path}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}

@@ -1,0 +1,124 @@
+import { chmod, mkdir, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { RegistryStatus } from '../protocol/index.js';
+import { daemonApi } from './api/daemon.js';
+import { eventsApi } from './api/events.js';
+import { hostsApi } from './api/hosts.js';
+import { statusApi } from './api/status.js';
+import type { ApiContext } from './api/context.js';
+import { EventHub } from './events.js';
+import { HostStates } from './hoststate.js';
+import type { LogRing, Logger } from './log.js';
+import type { Paths } from './paths.js';
+import { Registry } from './registry/registry.js';
+import { watchConfig } from './registry/watch.js';
+import { bindMethods } from './rpc/dispatch.js';
+import { RpcServer } from './rpc/server.js';
+import { loadSettings, DEFAULT_SETTINGS, type Settings } from './settings.js';
+import { claimSocket } from './socket.js';
+import { ensurePrivateDir } from './util/fs.js';
+
+export interface TowerdOptions {
+  paths: Paths;
+  socketPath: string;
+  log: Logger;
+  ring: LogRing;
+  /** log level given on the command line wins over the settings file */
+  logLevelFromCli?: string | undefined;
+  watch?: boolean;
+}
+
+/** The daemon: owns the registry, the host states, the event hub and the RPC server, and nothing else. */
+export class Towerd {
+  readonly startedAt = new Date();
+  readonly states = new HostStates();
+  readonly hub = new EventHub();
+  readonly registry: Registry;
+  private settings: Settings = DEFAULT_SETTINGS;
+  private server: RpcServer | undefined;
+  private watcher: { close(): Promise<void> } | undefined;
+  private stopping = false;
+
+  constructor(private readonly opts: TowerdOptions) {
+    this.registry = new Registry(opts.paths, this.settings);
+    this.registry.on('changed', (c) => {
+      if (!c.status.ok) this.opts.log.error({ error: c.status.error }, 'registry on disk is invalid; keeping the last good one');
+      else this.opts.log.info({ hosts: c.hosts.length, added: c.added.map((h) => h.name), removed: c.removed }, 'registry loaded');
+      for (const name of c.removed) {
+        this.states.delete(name);
+        this.hub.publish({ type: 'host.removed', topic: 'hosts', name });
+      }
+      for (const h of c.added) this.hub.publish({ type: 'host.added', topic: 'hosts', host: this.states.info(h) });
+      for (const h of c.updated) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(h) });
+      this.hub.publish({
+        type: 'registry.changed',
+        topic: 'registry',
+        registry: c.status,
+        hosts: c.hosts.map((h) => this.states.info(h)),
+      });
+    });
+    opts.ring.onRecord((record) => {
+      if (this.hub.subscriberCount) this.hub.publish({ type: 'log', topic: 'log', record });
+    });
+  }
+
+  async start(): Promise<void> {
+    const { paths, log } = this.opts;
+    await ensurePrivateDir(paths.towerDir);
+    await mkdir(dirname(paths.settings), { recursive: true, mode: 0o700 });
+    await this.loadSettings();
+    await this.registry.reload();
+    const ctx: ApiContext = {
+      paths,
+      socketPath: this.opts.socketPath,
+      startedAt: this.startedAt,
+      registry: this.registry,
+      states: this.states,
+      ring: this.opts.ring,
+      hub: this.hub,
+      log,
+      reload: () => this.reload(),
+    };
+    const handlers = bindMethods({ ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx) }, log);
+    this.server = new RpcServer(log, handlers);
+    const release = await claimSocket(this.opts.socketPath);
+    const oldMask = process.umask(0o177);
+    try {
+      await this.server.listen(this.opts.socketPath);
+    } finally {
+      process.umask(oldMask);
+      await release();
+    }
+    await chmod(this.opts.socketPath, 0o600);
+    if (this.opts.watch !== false) this.watcher = watchConfig(paths, () => void this.reload());
+    log.info({ socket: this.opts.socketPath, hosts: this.registry.list().length }, 'towerd started');
+  }
+
+  /** SIGHUP and `daemon.reload`: settings first (networks decide roles), then the registry. */
+  async reload(): Promise<RegistryStatus> {
+    await this.loadSettings();
+    return this.registry.reload();
+  }
+
+  private async loadSettings(): Promise<void> {
+    try {
+      this.settings = await loadSettings(this.opts.paths.settings);
+      this.registry.setSettings(this.settings);
+      if (!this.opts.logLevelFromCli) this.opts.log.level = this.settings.log.level;
+    } catch (err) {
+      this.opts.log.error({ error: (err as Error).message }, 'settings are invalid; keeping the previous ones');
+    }
+  }
+
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.opts.log.info({ reason }, 'towerd stopping');
+    this.hub.publish({ type: 'daemon.stopping', topic: 'daemon', reason });
+    await this.watcher?.close();
+    if (this.server) {
+      await this.server.close();
+      await unlink(this.opts.socketPath).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/** JSON-RPC 2.0 error codes: the spec's, then Tower's own in the server-error range. */
+export const ErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** the frame exceeded the size limit; the connection is closed after this reply */
+  FrameTooLarge: -32000,
+  HostNotFound: -32001,
+  HostExists: -32002,
+  NetworkFull: -32003,
+  RegistryInvalid: -32004,
+  InvalidKey: -32005,
+  AddressInUse: -32006,
+  FileSystem: -32007,
+} as const;
+export type ErrorCodeName = keyof typeof ErrorCode;
+
+/** Exit codes of towerctl, also documented in its --help and the README. */
+export const ExitCode = {
+  Ok: 0,
+  /** the daemon refused or failed the request */
+  Failure: 1,
+  /** bad command line */
+  Usage: 2,
+  /** towerd is not running or its socket cannot be reached */
+  DaemonUnreachable: 3,
+  /** a host could not be reached or a remote operation failed */
+  RemoteFailure: 4,
+  /** interrupted by the user (SIGINT) */
+  Interrupted: 130,
+} as const;

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { HostInfo } from './host.js';
+
+export const Topic = z.enum(['hosts', 'registry', 'log', 'daemon']);
+export type Topic = z.infer<typeof Topic>;
+
+export const LogLevelName = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+export type LogLevelName = z.infer<typeof LogLevelName>;
+
+/** One log record as towerd keeps it in memory: already redacted, never carries secrets. */
+export const LogRecord = z.object({
+  time: z.number().describe('milliseconds since the epoch'),
+  level: LogLevelName,
+  msg: z.string(),
+  host: z.string().optional(),
+  fields: z.record(z.string(), z.unknown()).describe('other structured fields of the record'),
+});
+export type LogRecord = z.infer<typeof LogRecord>;
+
+export const RegistryStatus = z.object({
+  ok: z.boolean().describe('false when the last edit on disk was invalid and the last good registry is in use'),
+  error: z.string().nullable(),
+  loadedAt: z.iso.datetime().nullable(),
+  hostCount: z.number().int(),
+});
+export type RegistryStatus = z.infer<typeof RegistryStatus>;
+
+/** Every event towerd pushes. Sent as JSON-RPC notifications with method `event` to subscribed clients. */
+export const Event = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('host.state'), topic: z.literal('hosts'), host: HostInfo }),
+  z.object({ type: z.literal('host.added'), topic: z.literal('hosts'), host: HostInfo }),
+  z.object({ type: z.literal('host.removed'), topic: z.literal('hosts'), name: z.string() }),
+  z.object({
+    type: z.literal('registry.changed'),
+    topic: z.literal('registry'),
+    registry: RegistryStatus,
+    hosts: z.array(HostInfo),
+  }),
+  z.object({ type: z.literal('log'), topic: z.literal('log'), record: LogRecord }),
+  z.object({ type: z.literal('daemon.stopping'), topic: z.literal('daemon'), reason: z.string() }),
+]);
+export type Event = z.infer<typeof Event>;
+export type EventType = Event['type'];
+
+export const EVENT_METHOD = 'event';

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/** Host names as TowerOS meant them (its own check never ran): 1–15 of [a-z0-9-], no leading/trailing hyphen. */
+export const HOST_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/;
+export const RESERVED_HOST_NAMES = ['thinclient'] as const;
+
+export const HostName = z
+  .string()
+  .regex(HOST_NAME_RE, '1–15 characters of lowercase letters, digits and inner hyphens')
+  .refine((n) => !(RESERVED_HOST_NAMES as readonly string[]).includes(n), { message: 'this name is reserved' });
+export type HostName = z.infer<typeof HostName>;
+
+export const Role = z.enum(['router', 'online', 'offline']);
+export type Role = z.infer<typeof Role>;
+
+export const IPv4 = z.ipv4();
+
+/** TowerOS colours: ANSI SGR codes stored in tower.env COLOR, with the hex used for window borders. */
+export const COLORS = [
+  { code: 39, name: 'White', hex: '#ffffff' },
+  { code: 31, name: 'Red', hex: '#cd0000' },
+  { code: 32, name: 'Green', hex: '#00cd00' },
+  { code: 33, name: 'Yellow', hex: '#cdcd00' },
+  { code: 34, name: 'Blue', hex: '#0000ee' },
+  { code: 35, name: 'Magenta', hex: '#cd00cd' },
+  { code: 36, name: 'Cyan', hex: '#00cdcd' },
+  { code: 37, name: 'Light gray', hex: '#e5e5e5' },
+  { code: 91, name: 'Light red', hex: '#ff0000' },
+  { code: 92, name: 'Light green', hex: '#00ff00' },
+  { code: 93, name: 'Light yellow', hex: '#ffff00' },
+  { code: 94, name: 'Light blue', hex: '#5c5cff' },
+  { code: 95, name: 'Light magenta', hex: '#ff00ff' },
+  { code: 96, name: 'Light cyan', hex: '#00ffff' },
+] as const;
+
+export const Color = z.object({
+  code: z.number().int(),
+  name: z.string(),
+  hex: z.string().regex(/^#[0-9a-f]{6}$/),
+});
+export type Color = z.infer<typeof Color>;
+
+/**
+ * Connection state of a host as towerd sees it.
+ * `unsupervised`: known to the registry, no connection attempted (supervision disabled or not started).
+ */
+export const HostState = z.enum([
+  'unsupervised',
+  'connecting',
+  'online',
+  'offline',
+  'auth-failed',
+  'hostkey-mismatch',
+  'provisioning',
+]);
+export type HostState = z.infer<typeof HostState>;
+
+export const HostInfo = z.object({
+  name: HostName,
+  role: Role,
+  ip: IPv4,
+  network: z.string().describe('CIDR of the LAN the host sits on'),
+  user: z.string(),
+  identityFile: z.string(),
+  color: Color,
+  state: HostState,
+  lastError: z.string().nullable(),
+  lastContact: z.iso.datetime().nullable().describe('when the host last answered'),
+  rttMs: z.number().nullable().describe('last keepalive round trip'),
+  version: z.string().nullable().describe('TOWEROS_VERSION from tower.env, when present'),
+});
+export type HostInfo = z.infer<typeof HostInfo>;
