@@ -57,6 +57,21 @@ async function main(): Promise<number> {
   const log = createLogger((level as LogLevelName | undefined) ?? 'info', ring);
   const socketPath = values.socket ? resolve(values.socket) : defaultSocketPath();
   const daemon = new Towerd({ paths: resolvePaths(), socketPath, log, ring, logLevelFromCli: level });
+  // handlers first: a signal that arrives while starting must still stop cleanly
+  let stopRequested: string | undefined;
+  let started = false;
+  let finish: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => (finish = r));
+  const stop = (sig: string) => {
+    stopRequested = sig;
+    if (started) void daemon.stop(sig).then(() => finish(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading');
+    if (started) void daemon.reload();
+  });
   try {
     await daemon.start();
   } catch (err) {
@@ -65,17 +80,9 @@ async function main(): Promise<number> {
     process.stderr.write(`towerd: ${msg}\n`);
     return 1;
   }
-  return new Promise<number>((done) => {
-    const stop = (sig: string) => {
-      void daemon.stop(sig).then(() => done(0));
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      log.info('SIGHUP: reloading');
-      void daemon.reload();
-    });
-  });
+  started = true;
+  if (stopRequested) stop(stopRequested);
+  return done;
 }
 
 process.on('uncaughtException', (err) => {

@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const TOWERD = join(ROOT, 'dist/daemon/main.js');
+export const TOWERCTL = join(ROOT, 'dist/towerctl.cjs');
+
+export interface RunningDaemon {
+  proc: ChildProcess;
+  socket: string;
+  home: string;
+  env: NodeJS.ProcessEnv;
+  stderr(): string;
+  /** SIGTERM and wait for exit; resolves with the exit code */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function tempHome(prefix = 'tower-home-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function daemonEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), XDG_CONFIG_HOME: join(home, '.config'), ...extra };
+}
+
+export function waitForSocket(path: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolvePromise, reject) => {
+    const attempt = () => {
+      const s = createConnection(path);
+      s.once('connect', () => {
+        s.destroy();
+        resolvePromise();
+      });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > deadline) reject(new Error(`towerd did not listen on ${path} within ${timeoutMs} ms`));
+        else setTimeout(attempt, 25);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function startDaemon(opts: { home?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
+  const home = opts.home ?? tempHome();
+  const env = daemonEnv(home, opts.env);
+  const socket = join(env.XDG_RUNTIME_DIR!, 'tower', 'towerd.sock');
+  const proc = spawn(process.execPath, [TOWERD, ...(opts.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  await Promise.race([
+    waitForSocket(socket),
+    exited.then((code) => {
+      throw new Error(`towerd exited with ${code} before listening:\n${err}`);
+    }),
+  ]);
+  return {
+    proc,
+    socket,
+    home,
+    env,
+    stderr: () => err,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command to completion, collecting output. */
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+    p.stdin.end(opts.input ?? '');
+  });
+}
+
+export function towerctl(d: Pick<RunningDaemon, 'env'>, args: string[], opts: { input?: string } = {}): Promise<RunResult> {
+  return run(process.execPath, [TOWERCTL, ...args], { env: { ...d.env, NO_COLOR: '1' }, ...opts });
+}
+
+/** Send raw bytes on one connection and collect the newline-separated replies until `count` arrive or it closes. */
+export function exchange(socket: string, payload: string | Buffer, count: number, timeoutMs = 5000): Promise<{ replies: unknown[]; closed: boolean }> {
+  return new Promise((resolvePromise, reject) => {
+    const s = createConnection(socket);
+    let buf = '';
+    const replies: unknown[] = [];
+    let closed = false;
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolvePromise({ replies, closed });
+    }, timeoutMs);
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        replies.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+      }
+      if (replies.length >= count) {
+        clearTimeout(timer);
+        s.destroy();
+        resolvePromise({ replies, closed });
+      }
+    });
+    s.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      resolvePromise({ replies, closed });
+    });
+    s.on('error', (e) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EPIPE' && (e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
+    });
+    s.write(payload);
+  });
+}

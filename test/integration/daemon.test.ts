@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TOWERD, daemonEnv, exchange, run, startDaemon, tempHome, waitForSocket, type RunningDaemon } from '../helpers/towerd.js';
+
+const running: RunningDaemon[] = [];
+async function start(...a: Parameters<typeof startDaemon>): Promise<RunningDaemon> {
+  const d = await startDaemon(...a);
+  running.push(d);
+  return d;
+}
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((d) => d.stop('SIGKILL')));
+});
+
+describe('towerd process', () => {
+  it('listens on $XDG_RUNTIME_DIR/tower/towerd.sock: folder 0700, socket 0600', async () => {
+    const d = await start();
+    expect(d.socket).toBe(join(d.home, 'run', 'tower', 'towerd.sock'));
+    expect(statSync(join(d.home, 'run', 'tower')).mode & 0o777).toBe(0o700);
+    expect(statSync(d.socket).mode & 0o777).toBe(0o600);
+    expect(statSync(d.socket).isSocket()).toBe(true);
+  });
+
+  it('a second towerd on the same socket refuses to start, and the first keeps serving', async () => {
+    const d = await start();
+    const second = await run(process.execPath, [TOWERD], { env: d.env, timeoutMs: 10_000 });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/towerd is already running on .*towerd\.sock/);
+    const { replies } = await exchange(d.socket, '{"jsonrpc":"2.0","id":1,"method":"daemon.info"}\n', 1);
+    expect(replies[0]).toMatchObject({ id: 1, result: { name: 'towerd', pid: d.proc.pid } });
+  });
+
+  it('replaces a stale socket file nobody answers on', async () => {
+    const home = tempHome();
+    const env = daemonEnv(home);
+    const sock = join(home, 'run', 'tower', 'towerd.sock');
+    mkdirSync(join(home, 'run', 'tower'), { recursive: true, mode: 0o700 });
+    // a process that listens and is then killed with SIGKILL leaves its socket file behind
+    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)})`]);
+    await waitForSocket(sock);
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+    expect(existsSync(sock)).toBe(true);
+    const d = await start({ home });
+    expect(d.env.HOME).toBe(env.HOME);
+    const { replies } = await exchange(sock, '{"jsonrpc":"2.0","id":1,"method":"daemon.info"}\n', 1);
+    expect(replies[0]).toMatchObject({ result: { pid: d.proc.pid } });
+  });
+
+  it('SIGTERM and SIGINT stop it cleanly and remove the socket', async () => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      const d = await start();
+      expect(await d.stop(sig)).toBe(0);
+      expect(existsSync(d.socket)).toBe(false);
+      expect(d.stderr()).toMatch(new RegExp(`"reason":"${sig}".*towerd stopping`));
+    }
+  });
+
+  it('SIGHUP reloads the settings file', async () => {
+    const d = await start();
+    const settings = join(d.home, '.config', 'tower', 'towerd.json');
+    writeFileSync(settings, JSON.stringify({ log: { level: 'debug' }, typo: true }));
+    d.proc.kill('SIGHUP');
+    await expect.poll(() => d.stderr(), { timeout: 5000 }).toMatch(/Unrecognized key: .*typo.*settings are invalid/);
+    writeFileSync(settings, JSON.stringify({ log: { level: 'warn' } }));
+    d.proc.kill('SIGHUP');
+    await expect.poll(() => d.stderr().split('SIGHUP: reloading').length, { timeout: 5000 }).toBe(3);
+    const { replies } = await exchange(d.socket, '{"jsonrpc":"2.0","id":1,"method":"daemon.info"}\n', 1);
+    expect(replies[0]).toMatchObject({ id: 1, result: { name: 'towerd' } });
+  });
+
+  it('refuses a socket folder owned by someone else', async () => {
+    const home = tempHome();
+    mkdirSync(join(home, 'run', 'tower'), { recursive: true, mode: 0o700 });
+    chownSync(join(home, 'run', 'tower'), 4242, 4242);
+    const r = await run(process.execPath, [TOWERD], { env: daemonEnv(home), timeoutMs: 10_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/belongs to uid 4242, not to us/);
+  });
+
+  it('rejects bad command lines with exit 2 and documents itself', async () => {
+    const bad = await run(process.execPath, [TOWERD, '--log-level', 'loud'], { env: daemonEnv(tempHome()) });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--log-level must be one of trace, debug/);
+    const unknown = await run(process.execPath, [TOWERD, '--frobnicate'], { env: daemonEnv(tempHome()) });
+    expect(unknown.code).toBe(2);
+    const help = await run(process.execPath, [TOWERD, '--help'], { env: daemonEnv(tempHome()) });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: towerd \[--socket PATH\] \[--log-level LEVEL\]/);
+    expect(help.stdout).toMatch(/SIGHUP reloads/);
+  });
+});
