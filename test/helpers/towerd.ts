@@ -51,7 +51,7 @@ export async function startDaemon(opts: { home?: string; args?: string[]; env?: 
   const socket = join(env.XDG_RUNTIME_DIR!, 'tower', 'towerd.sock');
   const proc = spawn(process.execPath, [TOWERD, ...(opts.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   await Promise.race([
     waitForSocket(socket),
