@@ -23,6 +23,8 @@ export interface RpcServerOptions {
   maxQueuedBytes?: number;
   /** requests of one connection being handled at once; reading pauses above this */
   maxInFlight?: number;
+  /** bytes of frames of one connection being handled at once; reading pauses above this */
+  maxInFlightBytes?: number;
   maxConnections?: number;
 }
 
@@ -77,6 +79,7 @@ export class RpcServer {
       maxFrameBytes: opts.maxFrameBytes ?? MAX_FRAME_BYTES,
       maxQueuedBytes: opts.maxQueuedBytes ?? 16 * 1024 * 1024,
       maxInFlight: opts.maxInFlight ?? 64,
+      maxInFlightBytes: opts.maxInFlightBytes ?? 4 * 1024 * 1024,
       maxConnections: opts.maxConnections ?? 512,
     };
     for (const [name, handler] of Object.entries(handlers)) {
@@ -113,6 +116,8 @@ export class RpcServer {
     this.conns.add(conn);
     const decoder = new FrameDecoder(this.opts.maxFrameBytes);
     let inFlight = 0;
+    let inFlightBytes = 0;
+    const busy = () => inFlight >= this.opts.maxInFlight || inFlightBytes >= this.opts.maxInFlightBytes;
     sock.on('data', (chunk: Buffer) => {
       const frames = decoder.push(chunk);
       if (frames === 'overflow') {
@@ -123,10 +128,12 @@ export class RpcServer {
       }
       for (const frame of frames) {
         inFlight++;
-        if (inFlight >= this.opts.maxInFlight) sock.pause();
+        inFlightBytes += frame.length;
+        if (busy()) sock.pause();
         void this.handleFrame(frame, conn).finally(() => {
           inFlight--;
-          if (inFlight < this.opts.maxInFlight && !conn.closed) sock.resume();
+          inFlightBytes -= frame.length;
+          if (!busy() && !conn.closed) sock.resume();
         });
       }
     });

@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { methods } from '../../protocol/index.js';
+import { exchange, startDaemon, type RunningDaemon } from '../helpers/towerd.js';
+
+/** Deterministic PRNG (mulberry32) so a failing run can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
+const FRAMES = 10_000;
+const HUGE = 1024 * 1024 + 17;
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]);
+}
+
+function randomValue(r: () => number, depth = 0): unknown {
+  const k = Math.floor(r() * (depth > 3 ? 5 : 8));
+  switch (k) {
+    case 0: return null;
+    case 1: return r() < 0.5;
+    case 2: return Math.floor(r() * 2 ** 40) - 2 ** 39;
+    case 3: return r() * 1e308 * (r() < 0.5 ? -1 : 1);
+    case 4: return String.fromCharCode(...Array.from({ length: Math.floor(r() * 20) }, () => Math.floor(r() * 0xd7ff)));
+    case 5: return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(r, depth + 1));
+    default: return Object.fromEntries(Array.from({ length: Math.floor(r() * 4) }, (_, i) => [['name', 'topics', 'lines', 'level', 'role', 'ip', '__proto__', 'constructor'][i] ?? `k${i}`, randomValue(r, depth + 1)]));
+  }
+}
+
+const NAMES = [...Object.keys(methods), 'nope', '', 'rpc.discover', '__proto__', 'constructor', 'toString'];
+// host.add/host.remove with valid params would write to the fixture home: they get garbage params only
+const SAFE = NAMES.filter((n) => n !== 'host.add' && n !== 'host.remove');
+
+/** One frame (without the newline) of a random kind; huge frames are returned as 'huge'. */
+function frame(r: () => number, i: number): Buffer | 'huge' {
+  const kind = Math.floor(r() * 10);
+  switch (kind) {
+    case 0: // random bytes, usually invalid UTF-8, no newline inside
+      return Buffer.from(Array.from({ length: 1 + Math.floor(r() * 200) }, () => { const b = Math.floor(r() * 256); return b === 10 ? 11 : b; }));
+    case 1: { // deep nesting
+      // mostly a few thousand levels, now and then 150,000 (still under the frame limit)
+      const depth = 100 + Math.floor(r() ** 6 * 150_000);
+      const open = r() < 0.5 ? '[' : '{"a":';
+      const close = open === '[' ? ']' : '}';
+      return Buffer.from(`{"jsonrpc":"2.0","id":${i},"method":"status","params":${open.repeat(depth)}1${close.repeat(depth)}}`);
+    }
+    case 2: // truncated or broken JSON
+      return Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'status' }).slice(0, Math.floor(r() * 40)));
+    case 3: // a batch of random things
+      return Buffer.from(JSON.stringify(Array.from({ length: Math.floor(r() * 6) }, () => (r() < 0.5 ? randomValue(r) : { jsonrpc: '2.0', id: i, method: SAFE[Math.floor(r() * SAFE.length)], params: randomValue(r) }))));
+    case 4: // right envelope, wrong types for real methods
+      return Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: randomValue(r), method: NAMES[Math.floor(r() * NAMES.length)], params: randomValue(r) }));
+    case 5: // notifications, no reply expected
+      return Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: SAFE[Math.floor(r() * SAFE.length)], params: randomValue(r) }));
+    case 6: // wrong envelope members
+      return Buffer.from(JSON.stringify({ jsonrpc: randomValue(r), method: randomValue(r), id: randomValue(r), extra: randomValue(r) }));
+    case 7: // a random JSON value
+      return Buffer.from(JSON.stringify(randomValue(r)) ?? 'undefined');
+    case 8: // valid calls of read-only methods
+      return Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: i, method: ['status', 'daemon.info', 'host.list', 'logs.tail'][Math.floor(r() * 4)], params: {} }));
+    default:
+      return r() < 0.02 ? 'huge' : Buffer.from(' \t\r'.repeat(Math.floor(r() * 5)));
+  }
+}
+
+let d: RunningDaemon;
+afterAll(() => d?.stop('SIGKILL'));
+
+describe('malformed input', () => {
+  it(`${FRAMES} random and malformed frames leave towerd answering, with bounded memory (seed ${SEED})`, async () => {
+    d = await startDaemon({ args: ['--log-level', 'warn'] });
+    const pid = d.proc.pid!;
+    const r = rng(SEED);
+    const rssBefore = rssKiB(pid);
+    let peakRss = rssBefore;
+    let huge = 0;
+    const CONNS = 16;
+    const pending: Promise<void>[] = [];
+    // frames are spread over 16 connections written concurrently; replies are read and dropped
+    const open = (): Promise<Socket> =>
+      new Promise((res, rej) => {
+        const s = createConnection(d.socket, () => res(s));
+        s.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : rej(e)));
+        s.on('data', () => undefined);
+      });
+    const conns = await Promise.all(Array.from({ length: CONNS }, open));
+    for (let i = 0; i < FRAMES; i++) {
+      const f = frame(r, i);
+      if (f === 'huge') {
+        huge++;
+        pending.push(exchange(d.socket, Buffer.alloc(HUGE, 0x41), 2, 5000).then(({ replies, closed }) => {
+          expect(replies[0]).toMatchObject({ error: { code: -32000 } });
+          expect(closed).toBe(true);
+        }));
+        continue;
+      }
+      const s = conns[i % CONNS]!;
+      if (!s.write(Buffer.concat([f, Buffer.from('\n')]))) await new Promise((res) => s.once('drain', res));
+      if (i % 500 === 0) peakRss = Math.max(peakRss, rssKiB(pid));
+    }
+    await Promise.all(pending);
+    // one more round trip on every connection proves each one still answers after all that
+    await Promise.all(
+      conns.map(
+        (s, k) =>
+          new Promise<void>((res) => {
+            let buf = '';
+            s.removeAllListeners('data');
+            s.setEncoding('utf8');
+            s.on('data', (c: string) => {
+              buf += c;
+              if (buf.includes(`"id":"final-${k}"`)) res();
+            });
+            s.write(`{"jsonrpc":"2.0","id":"final-${k}","method":"daemon.info"}\n`);
+          }),
+      ),
+    );
+    conns.forEach((s) => s.destroy());
+    peakRss = Math.max(peakRss, rssKiB(pid));
+    const { replies } = await exchange(d.socket, '{"jsonrpc":"2.0","id":1,"method":"status"}\n', 1);
+    expect(replies[0]).toMatchObject({ id: 1, result: { registry: { ok: true } } });
+    expect(d.proc.exitCode).toBeNull();
+    expect(huge).toBeGreaterThan(10);
+    // no handler blew up: every bad input was turned away by a schema, not by an exception
+    expect(d.stderr()).not.toMatch(/method failed|does not match the protocol|uncaught/);
+    const growthMiB = (peakRss - rssBefore) / 1024;
+    console.log(`fuzz: ${FRAMES} frames (${huge} over 1 MiB), RSS ${Math.round(rssBefore / 1024)} → peak ${Math.round(peakRss / 1024)} MiB`);
+    expect(growthMiB).toBeLessThan(150);
+    expect(peakRss / 1024).toBeLessThan(300);
+  });
+});
