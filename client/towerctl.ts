@@ -79,18 +79,17 @@ function detail(err: RemoteError): string {
   return data.issues.map((i) => `\n  ${i.path.join('.') || '(params)'}: ${i.message}`).join('');
 }
 
-process.on('SIGINT', () => process.exit(ExitCode.Interrupted));
-// a closed pipe (towerctl status | head) is not an error worth a stack trace
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
-});
-
-run(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
+/** The whole program: what the `towerctl` binary (and its start-up snapshot) runs. */
+export async function main(argv: string[]): Promise<void> {
+  process.on('SIGINT', () => process.exit(ExitCode.Interrupted));
+  // a closed pipe (towerctl status | head) is not an error worth a stack trace
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
+  });
+  try {
+    process.exitCode = await run(argv);
+  } catch (err) {
     process.stderr.write(`towerctl: ${String(err)}\n`);
     process.exitCode = ExitCode.Failure;
-  },
-);
+  }
+}

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { HostInfo } from './host.js';
 
 export const Topic = z.enum(['hosts', 'registry', 'log', 'daemon']);
@@ -9,19 +9,19 @@ export type LogLevelName = z.infer<typeof LogLevelName>;
 
 /** One log record as towerd keeps it in memory: already redacted, never carries secrets. */
 export const LogRecord = z.object({
-  time: z.number().describe('milliseconds since the epoch'),
+  time: z.number().check(z.describe('milliseconds since the epoch')),
   level: LogLevelName,
   msg: z.string(),
-  host: z.string().optional(),
-  fields: z.record(z.string(), z.unknown()).describe('other structured fields of the record'),
+  host: z.optional(z.string()),
+  fields: z.record(z.string(), z.unknown()).check(z.describe('other structured fields of the record')),
 });
 export type LogRecord = z.infer<typeof LogRecord>;
 
 export const RegistryStatus = z.object({
-  ok: z.boolean().describe('false when the last edit on disk was invalid and the last good registry is in use'),
-  error: z.string().nullable(),
-  loadedAt: z.iso.datetime().nullable(),
-  hostCount: z.number().int(),
+  ok: z.boolean().check(z.describe('false when the last edit on disk was invalid and the last good registry is in use')),
+  error: z.nullable(z.string()),
+  loadedAt: z.nullable(z.iso.datetime()),
+  hostCount: z.int(),
 });
 export type RegistryStatus = z.infer<typeof RegistryStatus>;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { Event } from './events.js';
 import { methods } from './methods.js';
 import { PROTOCOL_VERSION, MAX_FRAME_BYTES } from './index.js';

@@ -1,21 +1,22 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { HostInfo, HostName, IPv4, Role } from './host.js';
 import { LogLevelName, LogRecord, RegistryStatus, Topic } from './events.js';
 
-const NoParams = z.object({}).strict();
+const NoParams = z.strictObject({});
+const describe = z.describe;
 
 export const DaemonInfo = z.object({
   name: z.literal('towerd'),
   version: z.string(),
-  protocolVersion: z.number().int(),
-  pid: z.number().int(),
+  protocolVersion: z.int(),
+  pid: z.int(),
   startedAt: z.iso.datetime(),
   uptimeMs: z.number(),
   socket: z.string(),
   node: z.string(),
   paths: z.object({
-    towerDir: z.string().describe('~/.local/tower'),
-    registry: z.string().describe('the OpenSSH-format host list'),
+    towerDir: z.string().check(describe('~/.local/tower')),
+    registry: z.string().check(describe('the OpenSSH-format host list')),
     sshConfig: z.string(),
     knownHosts: z.string(),
     settings: z.string(),
@@ -24,13 +25,13 @@ export const DaemonInfo = z.object({
 export type DaemonInfo = z.infer<typeof DaemonInfo>;
 
 export const Status = z.object({
-  daemon: z.object({ version: z.string(), pid: z.number().int(), uptimeMs: z.number() }),
+  daemon: z.object({ version: z.string(), pid: z.int(), uptimeMs: z.number() }),
   registry: RegistryStatus,
   hosts: z.array(HostInfo),
   summary: z.object({
-    total: z.number().int(),
-    online: z.number().int(),
-    down: z.number().int().describe('hosts in any state other than online and unsupervised'),
+    total: z.int(),
+    online: z.int(),
+    down: z.int().check(describe('hosts in any state other than online and unsupervised')),
   }),
 });
 export type Status = z.infer<typeof Status>;
@@ -62,50 +63,45 @@ export const methods = {
   },
   'host.get': {
     description: 'One host.',
-    params: z.object({ name: HostName }).strict(),
+    params: z.strictObject({ name: HostName }),
     result: HostInfo,
   },
   'host.add': {
     description:
       'Register a host: assigns its address, writes its ssh config block and tower.env, and generates an ed25519 key pair unless a private key file is given.',
-    params: z
-      .object({
-        name: HostName,
-        role: Role,
-        ip: IPv4.optional().describe('default: the next free address of the role’s network'),
-        user: z
-          .string()
-          .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a POSIX user name')
-          .optional()
-          .describe('default: the user towerd runs as'),
-        keyFile: z.string().min(1).optional().describe('absolute path of an unencrypted OpenSSH ed25519 private key to copy'),
-        color: z.number().int().optional().describe('ANSI colour code; default: the next in TowerOS order'),
-      })
-      .strict(),
+    params: z.strictObject({
+      name: HostName,
+      role: Role,
+      ip: z.optional(IPv4.check(describe('default: the next free address of the role’s network'))),
+      user: z.optional(
+        z.string().check(z.regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a POSIX user name'), describe('default: the user towerd runs as')),
+      ),
+      keyFile: z.optional(
+        z.string().check(z.minLength(1), describe('absolute path of an unencrypted OpenSSH ed25519 private key to copy')),
+      ),
+      color: z.optional(z.int().check(describe('ANSI colour code; default: the next in TowerOS order'))),
+    }),
     result: z.object({ host: HostInfo, publicKey: z.string(), generatedKey: z.boolean() }),
   },
   'host.remove': {
-    description:
-      'Unregister a host: removes its config block, its own known_hosts lines and (unless keepFiles) its folder.',
-    params: z.object({ name: HostName, keepFiles: z.boolean().default(false) }).strict(),
-    result: z.object({ name: HostName, knownHostsLinesRemoved: z.number().int(), filesRemoved: z.boolean() }),
+    description: 'Unregister a host: removes its config block, its own known_hosts lines and (unless keepFiles) its folder.',
+    params: z.strictObject({ name: HostName, keepFiles: z._default(z.boolean(), false) }),
+    result: z.object({ name: HostName, knownHostsLinesRemoved: z.int(), filesRemoved: z.boolean() }),
   },
   'events.subscribe': {
     description: 'Receive `event` notifications for these topics on this connection (replaces earlier topics).',
-    params: z.object({ topics: z.array(Topic).min(1) }).strict(),
+    params: z.strictObject({ topics: z.array(Topic).check(z.minLength(1)) }),
     result: z.object({ topics: z.array(Topic) }),
   },
   'logs.tail': {
     description: 'The most recent log records kept in memory (already redacted).',
-    params: z
-      .object({
-        lines: z.number().int().min(1).max(10_000).default(100),
-        level: LogLevelName.default('info').describe('minimum level'),
-      })
-      .strict(),
+    params: z.strictObject({
+      lines: z._default(z.int().check(z.gte(1), z.lte(10_000)), 100),
+      level: z._default(LogLevelName, 'info').check(describe('minimum level')),
+    }),
     result: z.object({ records: z.array(LogRecord) }),
   },
-} as const satisfies Record<string, { description: string; params: z.ZodType; result: z.ZodType }>;
+} as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;
 export type MethodName = keyof Methods;

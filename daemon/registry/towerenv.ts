@@ -134,13 +134,13 @@ const Bool = z.enum(['true', 'false']);
 /** The keys towerd interprets. Every other key is kept as it is and not interpreted. */
 export const TowerEnv = z
   .object({
-    HOSTNAME: HostName.or(z.literal('router')).optional(),
+    HOSTNAME: z.optional(HostName),
     USERNAME: z.string().optional(),
     ONLINE: Bool.optional(),
-    STATIC_HOST_IP: IPv4.optional(),
-    THIN_CLIENT_IP: IPv4.optional(),
+    STATIC_HOST_IP: z.optional(IPv4),
+    THIN_CLIENT_IP: z.optional(IPv4),
     TOWER_NETWORK: z.string().optional(),
-    ROUTER_IP: IPv4.optional(),
+    ROUTER_IP: z.optional(IPv4),
     COLOR: z
       .string()
       .regex(/^\d{1,3}$/, 'an ANSI colour code such as 31')

@@ -1,5 +1,5 @@
 import { JSONRPCErrorException } from 'json-rpc-2.0';
-import { z } from 'zod';
+import type { $ZodError } from 'zod/v4/core';
 import { ErrorCode, methods, type MethodName, type Params, type Result } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import type { Connection, MethodHandler } from './server.js';
@@ -21,7 +21,7 @@ export class RpcError extends Error {
 }
 
 /** Turns zod issues into the `data` of an Invalid params error: each with its path, e.g. `["name"]`. */
-export function issuesData(error: z.ZodError): { issues: { path: (string | number)[]; message: string; code: string }[] } {
+export function issuesData(error: $ZodError): { issues: { path: (string | number)[]; message: string; code: string }[] } {
   return {
     issues: error.issues.map((i) => ({
       path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),

@@ -1,0 +1,17 @@
+// `npm run bench`: every number next to a baseline measured in the same run, so machines can be compared by ratio.
+import { writeFileSync } from 'node:fs';
+import { benchCli } from './cli.js';
+import { benchRpc } from './rpc.js';
+import type { Row } from './stats.js';
+
+const only = process.argv.slice(2);
+const suites: Record<string, () => Promise<Row[]>> = { rpc: benchRpc, cli: benchCli };
+const results: Record<string, Row[]> = {};
+for (const [name, fn] of Object.entries(suites)) {
+  if (only.length && !only.includes(name)) continue;
+  results[name] = await fn();
+}
+const out = process.env.BENCH_JSON;
+if (out) writeFileSync(out, JSON.stringify(results, null, 2));
+const missed = Object.values(results).flat().filter((r) => r.ok === false);
+process.stdout.write(`\n${missed.length ? `${missed.length} target(s) missed` : 'all targets met'}\n`);
