@@ -12,7 +12,7 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          globalSetup: ['test/integration/build-setup.ts'],
+          globalSetup: ['test/integration/global-setup.ts', 'test/integration/build-setup.ts'],
         },
       },
     ],
