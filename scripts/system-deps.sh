@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages that Tower's tests, benchmarks and demo lab use, when any is missing.
+# Real components, not fakes: OpenSSH server and client, iproute2 (network namespaces), iptables/nftables
+# (host firewalls), shellcheck and systemd-analyze (service files), zsh and fish (completion scripts).
+set -euo pipefail
+packages=(openssh-server openssh-client iproute2 iptables nftables util-linux procps shellcheck systemd zsh fish)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
