@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { UsageError } from './context.js';
 
 /**
@@ -7,6 +6,8 @@ import { UsageError } from './context.js';
  */
 export async function confirm(question: string, flag = '--yes'): Promise<boolean> {
   if (!process.stdin.isTTY) throw new UsageError(`stdin is not a terminal; pass ${flag} to confirm`);
+  // loaded here, not at start-up: only confirmations need it
+  const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`${question} [y/N] `);

@@ -1,15 +1,25 @@
 import { createConnection, type Socket } from 'node:net';
 import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
-import {
-  EVENT_METHOD,
-  Event,
-  MAX_FRAME_BYTES,
-  methods,
-  type MethodName,
-  type ParamsIn,
-  type Result,
-  type Topic,
-} from '../protocol/index.js';
+import { EVENT_METHOD, MAX_FRAME_BYTES } from '../protocol/constants.js';
+import type { Event, MethodName, ParamsIn, Result, Topic } from '../protocol/index.js';
+
+/**
+ * The protocol's schemas, loaded on first use. One-shot commands skip them: building them costs more than the
+ * rest of a `towerctl status` start, and towerd checked each result against the same schema before sending it.
+ * Subscriptions (long-lived clients) and callers that ask for it validate everything they receive.
+ */
+type Schemas = typeof import('../protocol/index.js');
+let schemas: Promise<Schemas> | undefined;
+function loadSchemas(): Promise<Schemas> {
+  schemas ??= import('../protocol/index.js');
+  return schemas;
+}
+
+export interface ConnectOptions {
+  timeoutMs?: number;
+  /** check every result against the protocol schema (events are always checked) */
+  validate?: boolean;
+}
 
 /** towerd is not running, or its socket cannot be opened. */
 export class DaemonUnreachableError extends Error {
@@ -42,8 +52,12 @@ export class TowerClient {
   private readonly eventListeners = new Set<(e: Event) => void>();
   private readonly closeListeners = new Set<(err?: Error) => void>();
   private closed = false;
+  private eventSchema: Schemas['Event'] | undefined;
 
-  private constructor(private readonly sock: Socket) {
+  private constructor(
+    private readonly sock: Socket,
+    private readonly validate: boolean,
+  ) {
     this.rpc = new JSONRPCClient((req) => {
       if (this.closed) return Promise.reject(new ConnectionLostError('connection to towerd is closed'));
       sock.write(JSON.stringify(req) + '\n');
@@ -61,7 +75,7 @@ export class TowerClient {
     sock.on('error', (err) => end(err));
   }
 
-  static connect(socketPath: string, timeoutMs = 5000): Promise<TowerClient> {
+  static connect(socketPath: string, { timeoutMs = 5000, validate = false }: ConnectOptions = {}): Promise<TowerClient> {
     return new Promise((resolve, reject) => {
       const sock = createConnection(socketPath);
       const timer = setTimeout(() => {
@@ -70,7 +84,7 @@ export class TowerClient {
       }, timeoutMs);
       sock.once('connect', () => {
         clearTimeout(timer);
-        resolve(new TowerClient(sock));
+        resolve(new TowerClient(sock, validate));
       });
       sock.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
@@ -104,8 +118,8 @@ export class TowerClient {
     }
     if (typeof msg === 'object' && msg !== null && 'method' in msg && !('id' in msg)) {
       const m = msg as { method: unknown; params: unknown };
-      if (m.method !== EVENT_METHOD) return;
-      const ev = Event.safeParse(m.params);
+      if (m.method !== EVENT_METHOD || !this.eventSchema) return;
+      const ev = this.eventSchema.safeParse(m.params);
       if (ev.success) for (const l of this.eventListeners) l(ev.data);
       return;
     }
@@ -122,12 +136,15 @@ export class TowerClient {
       if (this.closed) throw new ConnectionLostError('towerd closed the connection');
       throw err;
     }
+    if (!this.validate) return raw as Result<M>;
+    const { methods } = await loadSchemas();
     const parsed = methods[method].result.safeParse(raw);
     if (!parsed.success) throw new RemoteError(-32603, `towerd sent a ${method} result this client does not understand`);
     return parsed.data as Result<M>;
   }
 
   async subscribe(topics: Topic[], onEvent: (e: Event) => void): Promise<void> {
+    this.eventSchema ??= (await loadSchemas()).Event;
     this.eventListeners.add(onEvent);
     await this.call('events.subscribe', { topics });
   }

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { ErrorCode, ExitCode, TOWER_VERSION } from '../protocol/index.js';
+// only zod-free protocol modules are imported statically: towerctl's start-up time is measured
+import { ErrorCode, ExitCode } from '../protocol/errors.js';
+import { TOWER_VERSION } from '../protocol/version.js';
 import { UsageError } from './context.js';
 import { ConnectionLostError, DaemonUnreachableError, RemoteError } from './rpc.js';
 import { register as completion } from './commands/completion.js';

@@ -1,10 +1,11 @@
 import * as z from 'zod/mini';
 import { HostInfo } from './host.js';
+import { LOG_LEVELS, TOPICS } from './constants.js';
 
-export const Topic = z.enum(['hosts', 'registry', 'log', 'daemon']);
+export const Topic = z.enum(TOPICS);
 export type Topic = z.infer<typeof Topic>;
 
-export const LogLevelName = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+export const LogLevelName = z.enum(LOG_LEVELS);
 export type LogLevelName = z.infer<typeof LogLevelName>;
 
 /** One log record as towerd keeps it in memory: already redacted, never carries secrets. */
@@ -42,4 +43,3 @@ export const Event = z.discriminatedUnion('type', [
 export type Event = z.infer<typeof Event>;
 export type EventType = Event['type'];
 
-export const EVENT_METHOD = 'event';

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { Event } from './events.js';
 import { methods } from './methods.js';
-import { PROTOCOL_VERSION, MAX_FRAME_BYTES } from './index.js';
+import { PROTOCOL_VERSION, MAX_FRAME_BYTES } from './constants.js';
 import { TOWER_VERSION } from './version.js';
 
 /**

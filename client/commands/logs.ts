@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { LogLevelName, type LogRecord } from '../../protocol/index.js';
+import { LOG_LEVELS } from '../../protocol/constants.js';
+import type { LogLevelName, LogRecord } from '../../protocol/index.js';
 import { UsageError, print, withClient } from '../context.js';
 import { style, useColor } from '../render.js';
 
@@ -11,7 +12,7 @@ const LEVEL_STYLE: Record<LogLevelName, Parameters<typeof style>[0]> = {
   error: 'red',
   fatal: ['red', 'bold'],
 };
-const ORDER = LogLevelName.options;
+const ORDER = LOG_LEVELS;
 
 export function renderRecord(r: LogRecord, color = useColor()): string {
   const t = new Date(r.time).toISOString().replace('T', ' ').slice(0, 23);

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { Topic, type Event } from '../../protocol/index.js';
+import { TOPICS } from '../../protocol/constants.js';
+import type { Event, Topic } from '../../protocol/index.js';
 import { print, withClient } from '../context.js';
 import { hostColor, stateText } from '../render.js';
 import { renderRecord } from './logs.js';
@@ -26,7 +27,7 @@ export function register(program: Command): void {
   program
     .command('watch')
     .description('Print events as towerd pushes them (host states, registry changes), until interrupted.')
-    .addOption(new Option('--topic <topic...>', 'topics to follow').choices(Topic.options).default(['hosts', 'registry', 'daemon']))
+    .addOption(new Option('--topic <topic...>', 'topics to follow').choices(TOPICS).default(['hosts', 'registry', 'daemon']))
     .option('--json', 'one JSON event per line (the exact objects of the protocol)')
     .action(async (opts: { topic: Topic[]; json?: boolean }, cmd: Command) => {
       await withClient(cmd, (c) =>

@@ -15,8 +15,8 @@ describe('events', () => {
   it('subscribers get host and registry events pushed, others nothing', async () => {
     const d = await startDaemon();
     running.push(d);
-    const sub = await TowerClient.connect(d.socket);
-    const quiet = await TowerClient.connect(d.socket);
+    const sub = await TowerClient.connect(d.socket, { validate: true });
+    const quiet = await TowerClient.connect(d.socket, { validate: true });
     const got: Event[] = [];
     const none: Event[] = [];
     await sub.subscribe(['hosts', 'registry'], (e) => got.push(e));
