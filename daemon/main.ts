@@ -7,7 +7,7 @@ import { defaultSocketPath, resolvePaths } from './paths.js';
 import { AlreadyRunningError } from './socket.js';
 import { Towerd } from './towerd.js';
 
-const HELP = `Usage: towerd [--socket PATH] [--log-level LEVEL]
+const HELP = `Usage: towerd [--socket PATH] [--log-level LEVEL] [--no-supervise]
 
 The Tower daemon: keeps the host registry (~/.local/tower), serves the JSON-RPC API that towerctl and status
 bars use, and (with supervision) one SSH connection per host.
@@ -15,6 +15,7 @@ bars use, and (with supervision) one SSH connection per host.
 Options:
   --socket PATH       listen here (default: $XDG_RUNTIME_DIR/tower/towerd.sock, or /tmp/tower-$UID/towerd.sock)
   --log-level LEVEL   trace, debug, info, warn, error or fatal (default: from towerd.json, else info)
+  --no-supervise      keep the registry and the API but never connect to hosts (overrides towerd.json)
   --version           print the version and exit
   -h, --help          print this help and exit
 
@@ -30,6 +31,7 @@ async function main(): Promise<number> {
       options: {
         socket: { type: 'string' },
         'log-level': { type: 'string' },
+        'no-supervise': { type: 'boolean' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -56,7 +58,7 @@ async function main(): Promise<number> {
   const ring = new LogRing();
   const log = createLogger((level as LogLevelName | undefined) ?? 'info', ring);
   const socketPath = values.socket ? resolve(values.socket) : defaultSocketPath();
-  const daemon = new Towerd({ paths: resolvePaths(), socketPath, log, ring, logLevelFromCli: level });
+  const daemon = new Towerd({ paths: resolvePaths(), socketPath, log, ring, logLevelFromCli: level, supervise: values['no-supervise'] ? false : undefined });
   // handlers first: a signal that arrives while starting must still stop cleanly
   let stopRequested: string | undefined;
   let started = false;

@@ -23,6 +23,33 @@ export const Settings = z
     /** hosts other than the router get addresses from firstHostOctet to lastHostOctet */
     firstHostOctet: z.number().int().min(2).max(254).default(200),
     lastHostOctet: z.number().int().min(2).max(254).default(254),
+    /** keep one SSH connection per host (off: the registry only, e.g. on a machine that is not the thin client) */
+    supervise: z.boolean().default(true),
+    ssh: z
+      .object({
+        port: z.number().int().min(1).max(65535).default(22),
+        connectTimeoutMs: z.number().int().min(100).max(60_000).default(1000),
+        handshakeTimeoutMs: z.number().int().min(500).max(120_000).default(5000),
+        keepalive: z
+          .object({
+            intervalMs: z.number().int().min(100).max(300_000).default(500),
+            timeoutMs: z.number().int().min(100).max(300_000).default(1200),
+          })
+          .strict()
+          .prefault({}),
+        reconnect: z
+          .object({
+            initialMs: z.number().int().min(10).max(60_000).default(200),
+            capMs: z.number().int().min(10).max(600_000).default(1000),
+            longCapMs: z.number().int().min(10).max(600_000).default(5000),
+            longAfterMs: z.number().int().min(0).max(86_400_000).default(60_000),
+          })
+          .strict()
+          .prefault({}),
+        authRetryMs: z.number().int().min(1000).max(86_400_000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .strict()

@@ -16,6 +16,8 @@ import { bindMethods } from './rpc/dispatch.js';
 import { RpcServer } from './rpc/server.js';
 import { loadSettings, DEFAULT_SETTINGS, type Settings } from './settings.js';
 import { claimSocket } from './socket.js';
+import { Supervisor } from './ssh/supervisor.js';
+import type { SessionOptions } from './ssh/session.js';
 import { ensurePrivateDir } from './util/fs.js';
 
 export interface TowerdOptions {
@@ -26,6 +28,20 @@ export interface TowerdOptions {
   /** log level given on the command line wins over the settings file */
   logLevelFromCli?: string | undefined;
   watch?: boolean;
+  /** false: never connect to hosts, whatever towerd.json says (`--no-supervise`) */
+  supervise?: boolean;
+}
+
+function sessionOptions(s: Settings, knownHostsPath: string): SessionOptions {
+  return {
+    port: s.ssh.port,
+    knownHostsPath,
+    connectTimeoutMs: s.ssh.connectTimeoutMs,
+    handshakeTimeoutMs: s.ssh.handshakeTimeoutMs,
+    keepalive: s.ssh.keepalive,
+    backoff: s.ssh.reconnect,
+    authRetryMs: s.ssh.authRetryMs,
+  };
 }
 
 /** The daemon: owns the registry, the host states, the event hub and the RPC server, and nothing else. */
@@ -38,12 +54,14 @@ export class Towerd {
   private server: RpcServer | undefined;
   private watcher: { close(): Promise<void> } | undefined;
   private stopping = false;
+  supervisor: Supervisor | undefined;
 
   constructor(private readonly opts: TowerdOptions) {
     this.registry = new Registry(opts.paths, this.settings);
     this.registry.on('changed', (c) => {
       if (!c.status.ok) this.opts.log.error({ error: c.status.error }, 'registry on disk is invalid; keeping the last good one');
       else this.opts.log.info({ hosts: c.hosts.length, added: c.added.map((h) => h.name), removed: c.removed }, 'registry loaded');
+      this.supervisor?.sync(c.hosts);
       for (const name of c.removed) {
         this.states.delete(name);
         this.hub.publish({ type: 'host.removed', topic: 'hosts', name });
@@ -65,9 +83,17 @@ export class Towerd {
   async start(): Promise<void> {
     const { paths, log } = this.opts;
     await ensurePrivateDir(paths.towerDir);
+    await ensurePrivateDir(paths.sshDir);
     await mkdir(dirname(paths.settings), { recursive: true, mode: 0o700 });
     await this.loadSettings();
+    if (this.opts.supervise !== false && this.settings.supervise) {
+      this.supervisor = new Supervisor(sessionOptions(this.settings, paths.knownHosts), log, (host, l, changed) => {
+        this.states.set(host.name, l);
+        if (changed) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(host) });
+      });
+    }
     await this.registry.reload();
+    this.supervisor?.sync(this.registry.list());
     const ctx: ApiContext = {
       paths,
       socketPath: this.opts.socketPath,
@@ -78,6 +104,7 @@ export class Towerd {
       hub: this.hub,
       log,
       reload: () => this.reload(),
+      supervisor: () => this.supervisor,
     };
     const handlers = bindMethods({ ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx) }, log);
     this.server = new RpcServer(log, handlers);
@@ -90,7 +117,12 @@ export class Towerd {
       await release();
     }
     await chmod(this.opts.socketPath, 0o600);
-    if (this.opts.watch !== false) this.watcher = watchConfig(paths, () => void this.reload());
+    if (this.opts.watch !== false)
+      this.watcher = watchConfig(
+        paths,
+        () => void this.reload(),
+        () => this.supervisor?.knownHostsChanged(),
+      );
     log.info({ socket: this.opts.socketPath, hosts: this.registry.list().length }, 'towerd started');
   }
 
@@ -104,6 +136,7 @@ export class Towerd {
     try {
       this.settings = await loadSettings(this.opts.paths.settings);
       this.registry.setSettings(this.settings);
+      this.supervisor?.setOptions(sessionOptions(this.settings, this.opts.paths.knownHosts));
       if (!this.opts.logLevelFromCli) this.opts.log.level = this.settings.log.level;
     } catch (err) {
       this.opts.log.error({ error: (err as Error).message }, 'settings are invalid; keeping the previous ones');
@@ -116,6 +149,7 @@ export class Towerd {
     this.opts.log.info({ reason }, 'towerd stopping');
     this.hub.publish({ type: 'daemon.stopping', topic: 'daemon', reason });
     await this.watcher?.close();
+    this.supervisor?.stopAll();
     if (this.server) {
       await this.server.close();
       await unlink(this.opts.socketPath).catch(() => undefined);

@@ -14,6 +14,10 @@ export const ErrorCode = {
   InvalidKey: -32005,
   AddressInUse: -32006,
   FileSystem: -32007,
+  /** towerd runs without host supervision */
+  NotSupervised: -32008,
+  /** the host is not connected right now */
+  HostUnavailable: -32009,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

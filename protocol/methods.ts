@@ -88,6 +88,12 @@ export const methods = {
     params: z.strictObject({ name: HostName, keepFiles: z._default(z.boolean(), false) }),
     result: z.object({ name: HostName, knownHostsLinesRemoved: z.int(), filesRemoved: z.boolean() }),
   },
+  'host.reconnect': {
+    description:
+      'Drop the host’s connection if any and connect again now, skipping the reconnect backoff (also after auth-failed or hostkey-mismatch).',
+    params: z.strictObject({ name: HostName }),
+    result: HostInfo,
+  },
   'events.subscribe': {
     description: 'Receive `event` notifications for these topics on this connection (replaces earlier topics).',
     params: z.strictObject({ topics: z.array(Topic).check(z.minLength(1)) }),

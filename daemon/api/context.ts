@@ -4,6 +4,7 @@ import type { LogRing, Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import type { Registry } from '../registry/registry.js';
 import type { RegistryStatus } from '../../protocol/index.js';
+import type { Supervisor } from '../ssh/supervisor.js';
 
 /** What API modules may use. Each module gets only this, never the daemon object itself. */
 export interface ApiContext {
@@ -16,4 +17,6 @@ export interface ApiContext {
   hub: EventHub;
   log: Logger;
   reload(): Promise<RegistryStatus>;
+  /** undefined when towerd does not supervise hosts */
+  supervisor(): Supervisor | undefined;
 }

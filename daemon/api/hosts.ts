@@ -23,6 +23,13 @@ export function hostsApi(ctx: ApiContext): Implementation {
       ctx.log.info({ host: r.host.name, role: r.host.role, ip: r.host.ip, generatedKey: r.generatedKey }, 'host added');
       return { host: ctx.states.info(r.host), publicKey: r.publicKey, generatedKey: r.generatedKey };
     },
+    'host.reconnect': ({ name }) => {
+      const host = find(name);
+      const session = ctx.supervisor()?.get(name);
+      if (!session) throw new RpcError(ErrorCode.NotSupervised, 'towerd does not supervise hosts (started with --no-supervise, or "supervise": false in towerd.json)');
+      session.reconnectNow();
+      return ctx.states.info(host);
+    },
     'host.remove': async ({ name, keepFiles }) => {
       const r = await ctx.registry.remove(name, keepFiles).catch(toRpc);
       ctx.log.info({ host: name, knownHostsLinesRemoved: r.knownHostsLinesRemoved, filesRemoved: r.filesRemoved }, 'host removed');

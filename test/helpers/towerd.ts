@@ -45,11 +45,19 @@ export function waitForSocket(path: string, timeoutMs = 10_000): Promise<void> {
   });
 }
 
-export async function startDaemon(opts: { home?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
+/**
+ * Start the built towerd with its own home. Unless `spawnPrefix` puts it in a lab's thin-client namespace, it runs
+ * with --no-supervise: outside a lab, host addresses must never be dialled (they could be real machines).
+ */
+export async function startDaemon(
+  opts: { home?: string; args?: string[]; env?: NodeJS.ProcessEnv; spawnPrefix?: string[] } = {},
+): Promise<RunningDaemon> {
   const home = opts.home ?? tempHome();
   const env = daemonEnv(home, opts.env);
   const socket = join(env.XDG_RUNTIME_DIR!, 'tower', 'towerd.sock');
-  const proc = spawn(process.execPath, [TOWERD, ...(opts.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = [TOWERD, ...(opts.spawnPrefix ? [] : ['--no-supervise']), ...(opts.args ?? [])];
+  const [cmd, ...rest] = opts.spawnPrefix ? [...opts.spawnPrefix, process.execPath, ...args] : [process.execPath, ...args];
+  const proc = spawn(cmd!, rest, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));

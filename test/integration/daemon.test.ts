@@ -25,7 +25,7 @@ describe('towerd process', () => {
 
   it('a second towerd on the same socket refuses to start, and the first keeps serving', async () => {
     const d = await start();
-    const second = await run(process.execPath, [TOWERD], { env: d.env, timeoutMs: 10_000 });
+    const second = await run(process.execPath, [TOWERD, '--no-supervise'], { env: d.env, timeoutMs: 10_000 });
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/towerd is already running on .*towerd\.sock/);
     const { replies } = await exchange(d.socket, '{"jsonrpc":"2.0","id":1,"method":"daemon.info"}\n', 1);
@@ -75,7 +75,7 @@ describe('towerd process', () => {
     const home = tempHome();
     mkdirSync(join(home, 'run', 'tower'), { recursive: true, mode: 0o700 });
     chownSync(join(home, 'run', 'tower'), 4242, 4242);
-    const r = await run(process.execPath, [TOWERD], { env: daemonEnv(home), timeoutMs: 10_000 });
+    const r = await run(process.execPath, [TOWERD, '--no-supervise'], { env: daemonEnv(home), timeoutMs: 10_000 });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/belongs to uid 4242, not to us/);
   });

@@ -1,0 +1,345 @@
+import { EventEmitter } from 'node:events';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import ssh2, { type Client as SshClient } from 'ssh2';
+import type { HostState } from '../../protocol/index.js';
+import type { Liveness } from '../hoststate.js';
+import type { Logger } from '../log.js';
+import type { Host } from '../registry/registry.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { checkHostKey, noPinnedKey, pinnedKeys, type PinnedKeys } from './hostkey.js';
+
+const { Client, utils } = ssh2;
+
+export interface SessionOptions {
+  port: number;
+  knownHostsPath: string;
+  /** TCP connect must succeed within this; a black-holed host otherwise holds an attempt for minutes */
+  connectTimeoutMs: number;
+  /** key exchange and authentication after TCP connect */
+  handshakeTimeoutMs: number;
+  keepalive: { intervalMs: number; timeoutMs: number };
+  backoff: BackoffOptions;
+  /** after auth-failed, try again this much later (a re-provisioned host may accept the key again) */
+  authRetryMs: number;
+}
+
+/**
+ * Something that rides on a host's connection (a forward, later VNC, sound, clipboard, the package relay). The
+ * session calls `up` every time the connection is ready, and `down` when it is gone; after a reconnect each
+ * attachment comes back by itself.
+ */
+export interface Attachment {
+  readonly name: string;
+  up(client: SshClient): void | Promise<void>;
+  down(): void;
+}
+
+interface SessionEvents {
+  state: [Liveness];
+}
+
+/** Counts of what the session holds, for leak checks and `daemon.stats`. */
+export interface SessionCounts {
+  connected: boolean;
+  sockets: number;
+  channels: number;
+}
+
+/**
+ * One supervised SSH connection to one host: connect, verify the pinned host key, authenticate with the host's
+ * key, keep alive (keepalive round trips give RTT and last contact), reconnect with jittered backoff.
+ */
+export class HostSession extends EventEmitter<SessionEvents> {
+  private liveness: Liveness = { state: 'connecting', lastError: null, lastContact: null, rttMs: null };
+  private client: SshClient | undefined;
+  private sock: Socket | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probeDeadline: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private attemptId = 0;
+  /** why the connection was dropped on purpose (keepalive timeout), reported instead of ssh2's socket error */
+  private lostWith: string | undefined;
+  private readonly attachments = new Set<Attachment>();
+  private readonly backoff: Backoff;
+  private openChannels = 0;
+  private sessionSlots = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly host: Host,
+    private readonly opts: SessionOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.backoff = new Backoff(opts.backoff);
+  }
+
+  get state(): Liveness {
+    return this.liveness;
+  }
+
+  /** The connected client, or undefined while the host is not online. */
+  get connection(): SshClient | undefined {
+    return this.liveness.state === 'online' ? this.client : undefined;
+  }
+
+  counts(): SessionCounts {
+    return { connected: this.client !== undefined, sockets: this.sock && !this.sock.destroyed ? 1 : 0, channels: this.openChannels };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.attempt();
+  }
+
+  /** Close the connection and stop retrying; attachments get `down`. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.teardown();
+  }
+
+  /** Drop any connection and connect now, without waiting for the backoff. */
+  reconnectNow(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.backoff.reset();
+    this.teardown();
+    this.setState({ state: 'connecting', lastError: this.liveness.lastError });
+    this.attempt();
+  }
+
+  attach(a: Attachment): void {
+    this.attachments.add(a);
+    const c = this.connection;
+    if (c) this.runUp(a, c);
+  }
+
+  detach(a: Attachment): void {
+    if (this.attachments.delete(a) && this.connection) a.down();
+  }
+
+  /** Track a channel so that leak checks can count them. */
+  trackChannel(ch: { once(ev: 'close', fn: () => void): unknown }): void {
+    this.openChannels++;
+    ch.once('close', () => this.openChannels--);
+  }
+
+  /**
+   * OpenSSH allows 10 session channels (exec, shell) per connection; beyond that opens fail. Callers take one of
+   * `limit` slots and queue for the rest.
+   */
+  async withSessionSlot<T>(fn: () => Promise<T>, limit = 8): Promise<T> {
+    while (this.sessionSlots >= limit) await new Promise<void>((r) => this.slotWaiters.push(r));
+    this.sessionSlots++;
+    try {
+      return await fn();
+    } finally {
+      this.sessionSlots--;
+      this.slotWaiters.shift()?.();
+    }
+  }
+
+  private setState(next: Partial<Liveness> & { state: HostState }): void {
+    const prev = this.liveness;
+    this.liveness = { ...prev, ...next };
+    if (prev.state !== this.liveness.state || prev.lastError !== this.liveness.lastError) {
+      this.log.info({ host: this.host.name, state: this.liveness.state, error: this.liveness.lastError ?? undefined }, 'host state');
+    }
+    this.emit('state', this.liveness);
+  }
+
+  private runUp(a: Attachment, c: SshClient): void {
+    Promise.resolve()
+      .then(() => a.up(c))
+      .catch((err: unknown) => this.log.warn({ host: this.host.name, attachment: a.name, err: (err as Error).message }, 'attachment failed to come up'));
+  }
+
+  private attempt(): void {
+    const id = ++this.attemptId;
+    void this.connectOnce(id).catch((err: unknown) => {
+      if (id !== this.attemptId || this.stopped) return;
+      this.failed('offline', (err as Error).message);
+    });
+  }
+
+  private async connectOnce(id: number): Promise<void> {
+    const { host, opts } = this;
+    // ssh2 takes the key file's bytes (a parsed key object is silently skipped); parsing first gives a clear error
+    let key: Buffer;
+    try {
+      key = await readFile(host.identityFile);
+      const parsed = utils.parseKey(key);
+      if (parsed instanceof Error) throw new Error(`cannot use key ${host.identityFile}: ${/encrypt|passphrase/i.test(parsed.message) ? 'it is encrypted' : 'unsupported format'}`);
+    } catch (err) {
+      if (id === this.attemptId) this.failed('auth-failed', (err as Error).message.startsWith('cannot use key') ? (err as Error).message : `cannot read key ${host.identityFile}`);
+      return;
+    }
+    const pinned = await pinnedKeys(opts.knownHostsPath, host.ip, host.name, opts.port);
+    if (id !== this.attemptId || this.stopped) return;
+    if (pinned.trusted.size === 0) {
+      // nothing to verify against: do not even connect
+      this.failed('hostkey-mismatch', noPinnedKey(pinned));
+      return;
+    }
+    const sock = await this.tcp(id);
+    if (!sock) return;
+    this.openSsh(id, sock, key, pinned);
+  }
+
+  private tcp(id: number): Promise<Socket | undefined> {
+    return new Promise((resolve) => {
+      const sock = tcpConnect({ host: this.host.ip, port: this.opts.port, noDelay: true });
+      this.sock = sock;
+      const timer = setTimeout(() => {
+        sock.destroy();
+        if (id === this.attemptId && !this.stopped) this.failed('offline', `no TCP answer from ${this.host.ip}:${this.opts.port} within ${this.opts.connectTimeoutMs} ms`);
+        resolve(undefined);
+      }, this.opts.connectTimeoutMs);
+      sock.once('connect', () => {
+        clearTimeout(timer);
+        sock.setKeepAlive(true, 10_000);
+        resolve(sock);
+      });
+      sock.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        sock.destroy();
+        if (id === this.attemptId && !this.stopped) this.failed('offline', describeSocketError(err, this.host.ip, this.opts.port));
+        resolve(undefined);
+      });
+    });
+  }
+
+  private openSsh(id: number, sock: Socket, key: Buffer, pinned: PinnedKeys): void {
+    const client = new Client();
+    this.client = client;
+    let hostKeyProblem: string | undefined;
+    let lastError: Error | undefined;
+    client.on('ready', () => {
+      if (id !== this.attemptId) return;
+      this.backoff.reset();
+      this.setState({ state: 'online', lastError: null, lastContact: new Date().toISOString() });
+      this.startKeepalive(client, id);
+      for (const a of this.attachments) this.runUp(a, client);
+    });
+    client.on('error', (err: Error & { level?: string }) => {
+      lastError = err;
+    });
+    client.on('close', () => {
+      this.stopKeepalive();
+      sock.destroy();
+      if (this.client === client) this.client = undefined;
+      const wasOnline = this.liveness.state === 'online';
+      if (wasOnline) for (const a of this.attachments) a.down();
+      if (id !== this.attemptId || this.stopped) return;
+      if (hostKeyProblem) return this.failed('hostkey-mismatch', hostKeyProblem);
+      const level = (lastError as { level?: string } | undefined)?.level;
+      if (level === 'client-authentication')
+        return this.failed('auth-failed', `the host refused key ${this.host.identityFile} for user ${this.host.user}`);
+      this.failed('offline', lastError ? describeSshError(lastError, this.opts) : wasOnline ? 'connection closed by the host' : 'connection closed during handshake');
+    });
+    client.connect({
+      sock,
+      username: this.host.user,
+      privateKey: key,
+      readyTimeout: this.opts.handshakeTimeoutMs,
+      keepaliveInterval: 0,
+      hostVerifier: (blob: Buffer) => {
+        const verdict = checkHostKey(pinned, blob);
+        if (!verdict.ok) hostKeyProblem = verdict.reason;
+        // refusing here ends the handshake before any authentication is attempted
+        return verdict.ok;
+      },
+    });
+  }
+
+  /**
+   * Keepalive round trips over the encrypted channel (a request the server answers at once) give RTT and last
+   * contact; no answer within `timeoutMs` means the host is gone, even when TCP would wait for minutes.
+   */
+  private startKeepalive(client: SshClient, id: number): void {
+    const { intervalMs, timeoutMs } = this.opts.keepalive;
+    const probe = () => {
+      if (this.probeDeadline) return;
+      const sent = performance.now();
+      this.probeDeadline = setTimeout(() => {
+        this.probeDeadline = undefined;
+        if (id !== this.attemptId) return;
+        this.log.debug({ host: this.host.name, timeoutMs }, 'keepalive timed out');
+        this.lostWith = `no keepalive reply within ${timeoutMs} ms`;
+        client.destroy();
+      }, timeoutMs);
+      try {
+        // cancelling a forward that does not exist: the server answers at once with a failure, which is all we need
+        client.unforwardIn('127.0.0.1', 0, () => {
+          clearTimeout(this.probeDeadline);
+          this.probeDeadline = undefined;
+          if (id !== this.attemptId || this.liveness.state !== 'online') return;
+          const rttMs = Math.round((performance.now() - sent) * 100) / 100;
+          this.liveness = { ...this.liveness, rttMs, lastContact: new Date().toISOString() };
+          this.emit('state', this.liveness);
+        });
+      } catch {
+        // the socket is already closing; 'close' follows
+      }
+    };
+    probe();
+    this.probeTimer = setInterval(probe, intervalMs);
+  }
+
+  private stopKeepalive(): void {
+    clearInterval(this.probeTimer);
+    clearTimeout(this.probeDeadline);
+    this.probeTimer = undefined;
+    this.probeDeadline = undefined;
+  }
+
+  private failed(state: HostState, reason: string): void {
+    const error = this.lostWith ?? reason;
+    this.lostWith = undefined;
+    this.setState({ state, lastError: error });
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    // a wrong host key needs a human: retrying would only knock on the door again (`host.reconnect` or an edit retries)
+    if (state === 'hostkey-mismatch') return;
+    const delay = state === 'auth-failed' ? this.opts.authRetryMs : this.backoff.next();
+    this.retryTimer = setTimeout(() => this.attempt(), delay);
+  }
+
+  private teardown(): void {
+    this.attemptId++;
+    this.stopKeepalive();
+    const c = this.client;
+    this.client = undefined;
+    if (c) {
+      if (this.liveness.state === 'online') for (const a of this.attachments) a.down();
+      c.removeAllListeners('ready');
+      c.end();
+      c.destroy();
+    }
+    this.sock?.destroy();
+    this.sock = undefined;
+  }
+}
+
+function describeSocketError(err: NodeJS.ErrnoException, ip: string, port: number): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `connection refused by ${ip}:${port} (is sshd running?)`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${ip} is unreachable (cable, switch or address?)`;
+    case 'ETIMEDOUT':
+      return `connection to ${ip}:${port} timed out`;
+    default:
+      return `cannot connect to ${ip}:${port}: ${err.code ?? err.message}`;
+  }
+}
+
+function describeSshError(err: Error & { level?: string }, opts: SessionOptions): string {
+  if (err.level === 'client-timeout') return `SSH handshake did not finish within ${opts.handshakeTimeoutMs} ms`;
+  if (err.level === 'client-socket') return `connection lost: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
+  return err.message;
+}
