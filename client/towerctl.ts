@@ -6,10 +6,13 @@ import { UsageError } from './context.js';
 import { ConnectionLostError, DaemonUnreachableError, RemoteError } from './rpc.js';
 import { register as completion } from './commands/completion.js';
 import { register as daemon } from './commands/daemon.js';
+import { register as forward } from './commands/forward.js';
 import { register as host } from './commands/host.js';
 import { register as logs } from './commands/logs.js';
 import { register as status } from './commands/status.js';
 import { register as watch } from './commands/watch.js';
+import { register as bar } from './commands/bar.js';
+import { register as sway } from './commands/sway.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -33,7 +36,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_HELP)
     .exitOverride();
-  for (const reg of [status, host, logs, daemon, watch, completion]) reg(program);
+  for (const reg of [status, host, forward, logs, daemon, watch, bar, sway, completion]) reg(program);
   // every subcommand exits through the same mapping of errors to codes
   const applyExitOverride = (cmd: Command) => {
     cmd.exitOverride();

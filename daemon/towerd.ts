@@ -5,6 +5,9 @@ import { daemonApi } from './api/daemon.js';
 import { eventsApi } from './api/events.js';
 import { hostsApi } from './api/hosts.js';
 import { statusApi } from './api/status.js';
+import { forwardsApi } from './api/forwards.js';
+import { statsApi } from './api/stats.js';
+import { ForwardManager } from './forwards/manager.js';
 import type { ApiContext } from './api/context.js';
 import { EventHub } from './events.js';
 import { HostStates } from './hoststate.js';
@@ -55,14 +58,17 @@ export class Towerd {
   private watcher: { close(): Promise<void> } | undefined;
   private stopping = false;
   supervisor: Supervisor | undefined;
+  readonly forwards: ForwardManager;
 
   constructor(private readonly opts: TowerdOptions) {
     this.registry = new Registry(opts.paths, this.settings);
+    this.forwards = new ForwardManager(() => this.supervisor, opts.log);
     this.registry.on('changed', (c) => {
       if (!c.status.ok) this.opts.log.error({ error: c.status.error }, 'registry on disk is invalid; keeping the last good one');
       else this.opts.log.info({ hosts: c.hosts.length, added: c.added.map((h) => h.name), removed: c.removed }, 'registry loaded');
       this.supervisor?.sync(c.hosts);
       for (const name of c.removed) {
+        void this.forwards.closeHost(name);
         this.states.delete(name);
         this.hub.publish({ type: 'host.removed', topic: 'hosts', name });
       }
@@ -105,8 +111,13 @@ export class Towerd {
       log,
       reload: () => this.reload(),
       supervisor: () => this.supervisor,
+      forwards: this.forwards,
+      rpcConnections: () => this.server?.connections.size ?? 0,
     };
-    const handlers = bindMethods({ ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx) }, log);
+    const handlers = bindMethods(
+      { ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx), ...forwardsApi(ctx), ...statsApi(ctx) },
+      log,
+    );
     this.server = new RpcServer(log, handlers);
     const release = await claimSocket(this.opts.socketPath);
     const oldMask = process.umask(0o177);
@@ -149,6 +160,7 @@ export class Towerd {
     this.opts.log.info({ reason }, 'towerd stopping');
     this.hub.publish({ type: 'daemon.stopping', topic: 'daemon', reason });
     await this.watcher?.close();
+    await this.forwards.closeAll();
     this.supervisor?.stopAll();
     if (this.server) {
       await this.server.close();

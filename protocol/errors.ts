@@ -18,6 +18,9 @@ export const ErrorCode = {
   NotSupervised: -32008,
   /** the host is not connected right now */
   HostUnavailable: -32009,
+  ForwardNotFound: -32010,
+  /** a listener could not be opened (address in use, permission) */
+  ListenFailed: -32011,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

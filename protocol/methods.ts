@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { HostInfo, HostName, IPv4, Role } from './host.js';
 import { LogLevelName, LogRecord, RegistryStatus, Topic } from './events.js';
+import { ForwardInfo, OpenForwardParams } from './forwards.js';
 
 const NoParams = z.strictObject({});
 const describe = z.describe;
@@ -93,6 +94,42 @@ export const methods = {
       'Drop the host’s connection if any and connect again now, skipping the reconnect backoff (also after auth-failed or hostkey-mismatch).',
     params: z.strictObject({ name: HostName }),
     result: HostInfo,
+  },
+  'forward.open': {
+    description:
+      'Open a forward that lives as long as towerd (or until forward.close) and comes back after every reconnect. ' +
+      'local: towerd listens on the thin client (loopback TCP or a Unix socket) and each connection is opened from the host to `connect`. ' +
+      'remote: the host listens (loopback TCP or a Unix socket) and each connection is brought to `connect` on the thin client (loopback TCP or a Unix socket).',
+    params: OpenForwardParams,
+    result: ForwardInfo,
+  },
+  'forward.list': {
+    description: 'Forwards, all or those of one host.',
+    params: z.strictObject({ host: z.optional(HostName) }),
+    result: z.object({ forwards: z.array(ForwardInfo) }),
+  },
+  'forward.close': {
+    description: 'Close a forward: its listener and every connection through it.',
+    params: z.strictObject({ id: z.string().check(z.minLength(1), z.maxLength(64)) }),
+    result: z.object({ id: z.string() }),
+  },
+  'daemon.stats': {
+    description: 'Resource counts of the daemon, for monitoring and leak checks.',
+    params: NoParams,
+    result: z.object({
+      pid: z.int(),
+      openFds: z.int(),
+      rssBytes: z.number(),
+      heapUsedBytes: z.number(),
+      rpcConnections: z.int(),
+      subscribers: z.int(),
+      hosts: z.int(),
+      sshConnected: z.int(),
+      sshSockets: z.int(),
+      channels: z.int().check(z.describe('open SSH channels (forwarded connections, commands)')),
+      listeners: z.int().check(z.describe('forward listeners on the thin client and bound on hosts')),
+      forwards: z.int(),
+    }),
   },
   'events.subscribe': {
     description: 'Receive `event` notifications for these topics on this connection (replaces earlier topics).',

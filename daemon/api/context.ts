@@ -5,6 +5,7 @@ import type { Paths } from '../paths.js';
 import type { Registry } from '../registry/registry.js';
 import type { RegistryStatus } from '../../protocol/index.js';
 import type { Supervisor } from '../ssh/supervisor.js';
+import type { ForwardManager } from '../forwards/manager.js';
 
 /** What API modules may use. Each module gets only this, never the daemon object itself. */
 export interface ApiContext {
@@ -19,4 +20,6 @@ export interface ApiContext {
   reload(): Promise<RegistryStatus>;
   /** undefined when towerd does not supervise hosts */
   supervisor(): Supervisor | undefined;
+  forwards: ForwardManager;
+  rpcConnections(): number;
 }

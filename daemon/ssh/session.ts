@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
-import ssh2, { type Client as SshClient } from 'ssh2';
+import ssh2, { type AcceptConnection, type Channel, type Client as SshClient, type RejectConnection, type TcpConnectionDetails, type UNIXConnectionDetails } from 'ssh2';
 import type { HostState } from '../../protocol/index.js';
 import type { Liveness } from '../hoststate.js';
 import type { Logger } from '../log.js';
@@ -35,6 +35,9 @@ export interface Attachment {
   down(): void;
 }
 
+export type IncomingTcp = (info: TcpConnectionDetails, accept: AcceptConnection<Channel>, reject: RejectConnection) => void;
+export type IncomingUnix = (info: UNIXConnectionDetails, accept: AcceptConnection<Channel>, reject: RejectConnection) => void;
+
 interface SessionEvents {
   state: [Liveness];
 }
@@ -66,6 +69,9 @@ export class HostSession extends EventEmitter<SessionEvents> {
   private openChannels = 0;
   private sessionSlots = 0;
   private readonly slotWaiters: (() => void)[] = [];
+  /** remote forwards: incoming connections are dispatched on the address the host accepted them on */
+  private readonly tcpHandlers = new Map<string, IncomingTcp>();
+  private readonly unixHandlers = new Map<string, IncomingUnix>();
 
   constructor(
     readonly host: Host,
@@ -119,6 +125,16 @@ export class HostSession extends EventEmitter<SessionEvents> {
 
   detach(a: Attachment): void {
     if (this.attachments.delete(a) && this.connection) a.down();
+  }
+
+  onIncomingTcp(bindAddr: string, port: number, h: IncomingTcp | undefined): void {
+    if (h) this.tcpHandlers.set(`${bindAddr}:${port}`, h);
+    else this.tcpHandlers.delete(`${bindAddr}:${port}`);
+  }
+
+  onIncomingUnix(path: string, h: IncomingUnix | undefined): void {
+    if (h) this.unixHandlers.set(path, h);
+    else this.unixHandlers.delete(path);
   }
 
   /** Track a channel so that leak checks can count them. */
@@ -223,6 +239,17 @@ export class HostSession extends EventEmitter<SessionEvents> {
       this.setState({ state: 'online', lastError: null, lastContact: new Date().toISOString() });
       this.startKeepalive(client, id);
       for (const a of this.attachments) this.runUp(a, client);
+    });
+    // anything the host opens towards us must match a remote forward we asked for; the rest is refused
+    client.on('tcp connection', (info, accept, reject) => {
+      const h = this.tcpHandlers.get(`${info.destIP}:${info.destPort}`);
+      if (h) h(info, accept, reject);
+      else reject();
+    });
+    client.on('unix connection', (info, accept, reject) => {
+      const h = this.unixHandlers.get(info.socketPath);
+      if (h) h(info, accept, reject);
+      else reject();
     });
     client.on('error', (err: Error & { level?: string }) => {
       lastError = err;

@@ -1,7 +1,7 @@
 import type { Liveness } from '../hoststate.js';
 import type { Logger } from '../log.js';
 import type { Host } from '../registry/registry.js';
-import { HostSession, type SessionOptions } from './session.js';
+import { HostSession, type Attachment, type SessionOptions } from './session.js';
 
 /** When an RTT change alone is worth an event: the bar should not redraw for jitter. */
 const RTT_EVENT_MIN_INTERVAL_MS = 10_000;
@@ -18,6 +18,8 @@ function rttWorthReporting(prev: number | null, next: number | null): boolean {
  */
 export class Supervisor {
   private readonly sessions = new Map<string, HostSession>();
+  /** attachments by host, kept here so that they move to a new session when a host's address or key changes */
+  private readonly attachments = new Map<string, Set<Attachment>>();
   private readonly published = new Map<string, { state: string; lastError: string | null; rttMs: number | null; at: number }>();
 
   constructor(
@@ -34,6 +36,18 @@ export class Supervisor {
     return [...this.sessions.values()];
   }
 
+  attach(name: string, a: Attachment): void {
+    let set = this.attachments.get(name);
+    if (!set) this.attachments.set(name, (set = new Set()));
+    set.add(a);
+    this.sessions.get(name)?.attach(a);
+  }
+
+  detach(name: string, a: Attachment): void {
+    this.attachments.get(name)?.delete(a);
+    this.sessions.get(name)?.detach(a);
+  }
+
   setOptions(opts: SessionOptions): void {
     this.opts = opts;
   }
@@ -47,6 +61,7 @@ export class Supervisor {
         s.stop();
         this.sessions.delete(name);
         this.published.delete(name);
+        this.attachments.delete(name);
       } else if (h.ip !== s.host.ip || h.user !== s.host.user || h.identityFile !== s.host.identityFile) {
         s.stop();
         this.sessions.delete(name);
@@ -62,6 +77,7 @@ export class Supervisor {
       const s = new HostSession({ ...h }, this.opts, this.log.child({ host: h.name }));
       s.on('state', (l) => this.report(s, l));
       this.sessions.set(h.name, s);
+      for (const a of this.attachments.get(h.name) ?? []) s.attach(a);
       s.start();
       this.report(s, s.state);
     }
