@@ -1,0 +1,57 @@
+import type { Event, HostInfo, RegistryStatus } from '../../protocol/index.js';
+
+/** What the bar shows of a host; the rest of HostInfo never reaches the screen. */
+export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError'>;
+
+export interface UpView {
+  daemon: 'up';
+  /** registry order: router first, then by name (as towerd lists them) */
+  hosts: readonly BarHost[];
+  registry: Pick<RegistryStatus, 'ok' | 'error'>;
+}
+export type BarView = UpView | { daemon: 'down' };
+
+export const DOWN: BarView = { daemon: 'down' };
+
+function pick(h: BarHost): BarHost {
+  return { name: h.name, role: h.role, color: h.color, state: h.state, rttMs: h.rttMs, lastError: h.lastError };
+}
+
+// the same order as towerd's host.list, so that a host added by an event lands where a fresh status would put it
+function byRegistryOrder(a: BarHost, b: BarHost): number {
+  const ra = a.role === 'router' ? 0 : 1;
+  const rb = b.role === 'router' ? 0 : 1;
+  return ra - rb || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+export function fromSnapshot(s: { hosts: readonly BarHost[]; registry: Pick<RegistryStatus, 'ok' | 'error'> }): UpView {
+  return { daemon: 'up', hosts: s.hosts.map(pick), registry: { ok: s.registry.ok, error: s.registry.error } };
+}
+
+function upsert(hosts: readonly BarHost[], h: BarHost): BarHost[] {
+  const rest = hosts.filter((x) => x.name !== h.name);
+  return [...rest, pick(h)].sort(byRegistryOrder);
+}
+
+/**
+ * The view after one event. Pure: events carry whole HostInfo objects, so replaying one that the snapshot already
+ * contains is harmless (see link.ts, which replays the events that raced the snapshot).
+ */
+export function applyEvent(v: UpView, e: Event): BarView {
+  switch (e.type) {
+    case 'host.added':
+      return { ...v, hosts: upsert(v.hosts, e.host) };
+    case 'host.state':
+      // a state change of a host this view does not know yet (missed add) still shows it
+      return { ...v, hosts: v.hosts.some((h) => h.name === e.host.name) ? v.hosts.map((h) => (h.name === e.host.name ? pick(e.host) : h)) : upsert(v.hosts, e.host) };
+    case 'host.removed':
+      return { ...v, hosts: v.hosts.filter((h) => h.name !== e.name) };
+    case 'registry.changed':
+      // an invalid edit on disk is not applied by towerd; its host list is still the last good one
+      return fromSnapshot({ hosts: e.hosts, registry: e.registry });
+    case 'daemon.stopping':
+      return DOWN;
+    case 'log':
+      return v;
+  }
+}

@@ -1,0 +1,73 @@
+import type { HostState } from '../../protocol/index.js';
+import type { BarHost } from './model.js';
+
+/** How bad a state is; each tone has one colour, chosen to read on the dark default bars of sway and waybar. */
+export type Tone = 'ok' | 'busy' | 'down' | 'alert' | 'idle';
+
+export const TONE_HEX: Record<Tone, string> = {
+  ok: '#55dd55',
+  busy: '#e5c07b',
+  down: '#ff5555',
+  alert: '#ff5555',
+  idle: '#999999',
+};
+
+/**
+ * A marker per state as well as a colour, so that states stay apart without colour (colour-blind users, a
+ * monochrome bar). `alert` states need the user (a new key, a changed host key): bars draw them as urgent.
+ */
+export const STATE_LOOK: Record<HostState, { marker: string; tone: Tone }> = {
+  online: { marker: '●', tone: 'ok' },
+  connecting: { marker: '…', tone: 'busy' },
+  provisioning: { marker: '⚙', tone: 'busy' },
+  offline: { marker: '✖', tone: 'down' },
+  'auth-failed': { marker: '⚠', tone: 'alert' },
+  'hostkey-mismatch': { marker: '⚠', tone: 'alert' },
+  unsupervised: { marker: '○', tone: 'idle' },
+};
+
+/** "0.4ms", "12ms"; empty when there is no measurement. */
+export function rttText(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms) || ms < 0) return '';
+  return ms < 100 ? `${ms.toFixed(1)}ms` : `${Math.round(ms)}ms`;
+}
+
+/** The text after a host's name: its round trip when online, else its state. */
+export function stateLabel(h: BarHost): string {
+  if (h.state === 'online') return rttText(h.rttMs) || 'online';
+  return `${STATE_LOOK[h.state].marker} ${h.state}`;
+}
+
+/** The summary's CSS class (waybar) and colour, most urgent first. */
+export type SummaryClass = 'daemon-down' | 'some-down' | 'all-online' | 'unsupervised' | 'no-hosts';
+
+export interface Summary {
+  total: number;
+  online: number;
+  /** hosts in any state other than online and unsupervised: the same count as `towerctl status` */
+  down: number;
+  /** a host needs the user: auth-failed or hostkey-mismatch */
+  alert: boolean;
+  klass: Exclude<SummaryClass, 'daemon-down'>;
+}
+
+export function summarize(hosts: readonly BarHost[]): Summary {
+  const online = hosts.filter((h) => h.state === 'online').length;
+  const down = hosts.filter((h) => h.state !== 'online' && h.state !== 'unsupervised').length;
+  const alert = hosts.some((h) => STATE_LOOK[h.state].tone === 'alert');
+  const klass = hosts.length === 0 ? 'no-hosts' : down > 0 ? 'some-down' : online === hosts.length ? 'all-online' : 'unsupervised';
+  return { total: hosts.length, online, down, alert, klass };
+}
+
+export const SUMMARY_TONE: Record<SummaryClass, Tone> = {
+  'daemon-down': 'down',
+  'some-down': 'down',
+  'all-online': 'ok',
+  unsupervised: 'idle',
+  'no-hosts': 'idle',
+};
+
+/** "3/4", then " · 1 down" when some are down. */
+export function summaryText(s: Summary): string {
+  return `${s.online}/${s.total}${s.down ? ` · ${s.down} down` : ''}`;
+}

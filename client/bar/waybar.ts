@@ -1,0 +1,48 @@
+// Waybar's custom module with `"return-type": "json"` and no `interval` (continuous mode): one JSON object per
+// line. A custom module has a single text, so it shows the summary; each host is a line of the tooltip.
+// Waybar parses text and tooltip as pango markup (unless "escape": true), so both are escaped here.
+import { chip, colored, escapeMarkup } from './markup.js';
+import type { BarHost, BarView } from './model.js';
+import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, type SummaryClass } from './present.js';
+
+export interface WaybarOutput {
+  text: string;
+  tooltip: string;
+  /** CSS classes of the module: the first is one of SummaryClass, then `alert` and `registry-invalid` */
+  class: string[];
+  /** online hosts in percent, for format-icons */
+  percentage: number;
+  /** the same as the first class, for format-icons keyed by state */
+  alt: SummaryClass;
+}
+
+const ERROR_MAX = 120;
+
+function hostLine(h: BarHost): string {
+  const look = STATE_LOOK[h.state];
+  const err = h.lastError && h.state !== 'online' ? ` (${h.lastError.length > ERROR_MAX ? h.lastError.slice(0, ERROR_MAX) + '…' : h.lastError})` : '';
+  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}`;
+}
+
+export function waybarOutput(view: BarView): WaybarOutput {
+  if (view.daemon === 'down')
+    return { text: '⬤ towerd down', tooltip: 'towerd is not running; waiting for it to start', class: ['daemon-down'], percentage: 0, alt: 'daemon-down' };
+  const s = summarize(view.hosts);
+  const classes: string[] = [s.klass];
+  if (s.alert) classes.push('alert');
+  if (!view.registry.ok) classes.push('registry-invalid');
+  const head = `towerd: ${s.total ? `${s.online} of ${s.total} online${s.down ? `, ${s.down} down` : ''}` : 'no hosts'}`;
+  const lines = [escapeMarkup(head), ...view.hosts.map(hostLine)];
+  if (!view.registry.ok) lines.push(escapeMarkup(`⚠ registry on disk is invalid, not applied: ${view.registry.error ?? ''}`));
+  return {
+    text: escapeMarkup(`⬤ ${summaryText(s)}${view.registry.ok ? '' : ' ⚠'}`),
+    tooltip: lines.join('\n'),
+    class: classes,
+    percentage: s.total ? Math.round((100 * s.online) / s.total) : 0,
+    alt: s.klass,
+  };
+}
+
+export function renderWaybar(view: BarView): string {
+  return JSON.stringify(waybarOutput(view));
+}
