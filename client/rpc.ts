@@ -48,7 +48,10 @@ export class ConnectionLostError extends Error {}
 /** A typed JSON-RPC client for towerd: one socket, request/response plus pushed events. */
 export class TowerClient {
   private readonly rpc: JSONRPCClient;
-  private buffer = '';
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** set while a request that switches the connection to a byte stream waits for its reply */
+  private upgrading: { id: number; done: (rest: Buffer) => void } | undefined;
   private readonly eventListeners = new Set<(e: Event) => void>();
   private readonly closeListeners = new Set<(err?: Error) => void>();
   private closed = false;
@@ -63,8 +66,7 @@ export class TowerClient {
       sock.write(JSON.stringify(req) + '\n');
       return Promise.resolve();
     });
-    sock.setEncoding('utf8');
-    sock.on('data', (chunk: string) => this.onData(chunk));
+    sock.on('data', this.dataListener);
     const end = (err?: Error) => {
       if (this.closed) return;
       this.closed = true;
@@ -95,18 +97,39 @@ export class TowerClient {
     });
   }
 
-  private onData(chunk: string): void {
-    this.buffer += chunk;
-    if (this.buffer.length > MAX_FRAME_BYTES * 4) {
-      this.sock.destroy(new Error('reply from towerd exceeds the frame limit'));
-      return;
-    }
-    let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + 1);
+  private onData(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      if (nl < 0) break;
+      const line = Buffer.concat([...this.chunks, chunk.subarray(start, nl)]).toString('utf8');
+      this.chunks = [];
+      this.buffered = 0;
+      start = nl + 1;
       if (line.trim()) this.onMessage(line);
+      const up = this.upgrading;
+      if (up && this.sawReply(up.id)) {
+        // everything after this reply belongs to the stream
+        this.upgrading = undefined;
+        // paused until the stream's reader listens, or bytes arriving in between would be dropped
+        this.sock.pause();
+        this.sock.off('data', this.dataListener);
+        up.done(chunk.subarray(start));
+        return;
+      }
     }
+    if (start < chunk.length) {
+      this.chunks.push(chunk.subarray(start));
+      this.buffered += chunk.length - start;
+      if (this.buffered > MAX_FRAME_BYTES * 4) this.sock.destroy(new Error('reply from towerd exceeds the frame limit'));
+    }
+  }
+
+  private readonly replied = new Set<number>();
+  private readonly dataListener = (chunk: Buffer) => this.onData(chunk);
+
+  private sawReply(id: number): boolean {
+    return this.replied.delete(id);
   }
 
   private onMessage(line: string): void {
@@ -123,8 +146,44 @@ export class TowerClient {
       if (ev.success) for (const l of this.eventListeners) l(ev.data);
       return;
     }
+    if (this.upgrading && typeof msg === 'object' && msg !== null && (msg as { id?: unknown }).id === this.upgrading.id) this.replied.add(this.upgrading.id);
     this.rpc.receive(msg as Parameters<JSONRPCClient['receive']>[0]);
   }
+
+  /**
+   * Call a method after whose reply the connection becomes a byte stream (exec.run). Resolves with the result,
+   * the raw socket (paused: resume it once listening) and the bytes that arrived after the reply; this client
+   * must not be used for calls afterwards.
+   */
+  async upgrade<M extends MethodName>(method: M, params: ParamsIn<M>): Promise<{ result: Result<M>; sock: Socket; rest: Buffer }> {
+    const id = this.nextUpgradeId++;
+    let rest: Buffer = Buffer.alloc(0);
+    const switched = new Promise<void>((resolve) => {
+      this.upgrading = {
+        id,
+        done: (r) => {
+          rest = r;
+          resolve();
+        },
+      };
+    });
+    let raw: unknown;
+    try {
+      raw = await this.rpc.requestAdvanced({ jsonrpc: '2.0', id, method, params }).then((r) => {
+        if (r.error) throw new RemoteError(r.error.code, r.error.message, r.error.data);
+        return r.result as unknown;
+      });
+    } catch (err) {
+      this.upgrading = undefined;
+      if (err instanceof RemoteError) throw err;
+      if (this.closed) throw new ConnectionLostError('towerd closed the connection');
+      throw err;
+    }
+    await switched;
+    return { result: raw as Result<M>, sock: this.sock, rest };
+  }
+
+  private nextUpgradeId = 1_000_000;
 
   /** Call a method; the result is checked against the protocol schema before it is returned. */
   async call<M extends MethodName>(method: M, params: ParamsIn<M> = {} as ParamsIn<M>): Promise<Result<M>> {

@@ -7,6 +7,7 @@ import { ConnectionLostError, DaemonUnreachableError, RemoteError } from './rpc.
 import { register as completion } from './commands/completion.js';
 import { register as daemon } from './commands/daemon.js';
 import { register as forward } from './commands/forward.js';
+import { register as exec } from './commands/exec.js';
 import { register as host } from './commands/host.js';
 import { register as logs } from './commands/logs.js';
 import { register as status } from './commands/status.js';
@@ -36,7 +37,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_HELP)
     .exitOverride();
-  for (const reg of [status, host, forward, logs, daemon, watch, bar, sway, completion]) reg(program);
+  for (const reg of [status, host, exec, forward, logs, daemon, watch, bar, sway, completion]) reg(program);
   // every subcommand exits through the same mapping of errors to codes
   const applyExitOverride = (cmd: Command) => {
     cmd.exitOverride();
@@ -55,7 +56,8 @@ export async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return ExitCode.Ok;
+    // commands that pass a status through (exec, ssh) set it; the others succeed with 0
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version end here with code 0; commander already printed the message for real errors
@@ -70,8 +72,10 @@ export async function run(argv: string[]): Promise<number> {
         `${err.message}\nStart it with 'towerd' (or 'systemctl --user start towerd'), or point --socket at it.`,
       );
     // invalid params come from what the user typed (a bad host name, say): a usage error
-    if (err instanceof RemoteError)
-      return fail(err.code === ErrorCode.InvalidParams ? ExitCode.Usage : ExitCode.Failure, err.message + detail(err));
+    if (err instanceof RemoteError) {
+      const code = err.code === ErrorCode.InvalidParams ? ExitCode.Usage : err.code === ErrorCode.HostUnavailable ? ExitCode.RemoteFailure : ExitCode.Failure;
+      return fail(code, err.message + detail(err));
+    }
     if (err instanceof ConnectionLostError) return fail(ExitCode.DaemonUnreachable, err.message);
     return fail(ExitCode.Failure, err instanceof Error ? err.message : String(err));
   }
@@ -86,7 +90,10 @@ function detail(err: RemoteError): string {
 
 /** The whole program: what the `towerctl` binary (and its start-up snapshot) runs. */
 export async function main(argv: string[]): Promise<void> {
-  process.on('SIGINT', () => process.exit(ExitCode.Interrupted));
+  // unless a command handles Ctrl-C itself (exec sends it to the host), it ends towerctl
+  process.on('SIGINT', () => {
+    if (process.listenerCount('SIGINT') === 1) process.exit(ExitCode.Interrupted);
+  });
   // a closed pipe (towerctl status | head) is not an error worth a stack trace
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(ExitCode.Ok);

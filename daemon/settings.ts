@@ -50,6 +50,8 @@ export const Settings = z
       })
       .strict()
       .prefault({}),
+    /** argv run on a host by `towerctl poweroff` (TowerOS hosts have doas linked as sudo) */
+    poweroffCommand: z.array(z.string().min(1)).min(1).default(['sudo', 'poweroff']),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .strict()

@@ -7,6 +7,7 @@ import { hostsApi } from './api/hosts.js';
 import { statusApi } from './api/status.js';
 import { forwardsApi } from './api/forwards.js';
 import { statsApi } from './api/stats.js';
+import { execApi } from './api/exec.js';
 import { ForwardManager } from './forwards/manager.js';
 import type { ApiContext } from './api/context.js';
 import { EventHub } from './events.js';
@@ -112,10 +113,11 @@ export class Towerd {
       reload: () => this.reload(),
       supervisor: () => this.supervisor,
       forwards: this.forwards,
+      settings: () => this.settings,
       rpcConnections: () => this.server?.connections.size ?? 0,
     };
     const handlers = bindMethods(
-      { ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx), ...forwardsApi(ctx), ...statsApi(ctx) },
+      { ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx), ...forwardsApi(ctx), ...statsApi(ctx), ...execApi(ctx) },
       log,
     );
     this.server = new RpcServer(log, handlers);

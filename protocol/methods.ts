@@ -131,6 +131,31 @@ export const methods = {
       forwards: z.int(),
     }),
   },
+  'exec.run': {
+    description:
+      'Run a command on a host. argv is run exactly (each argument quoted for the remote shell); an empty argv opens the login shell. ' +
+      'After the result, this connection carries the command’s stdin/stdout/stderr as binary frames (protocol/stream.ts) until the exit frame; ' +
+      'send nothing else on it after the request.',
+    params: z.strictObject({
+      host: HostName,
+      argv: z.array(z.string().check(z.maxLength(65_536))).check(z.maxLength(4096)),
+      pty: z.optional(
+        z.strictObject({
+          rows: z.int().check(z.gte(1), z.lte(1000)),
+          cols: z.int().check(z.gte(1), z.lte(1000)),
+          term: z.string().check(z.regex(/^[A-Za-z0-9._+-]{1,64}$/, 'a terminal name such as xterm-256color')),
+        }),
+      ),
+    }),
+    result: z.object({ id: z.string() }),
+  },
+  'host.poweroff': {
+    description: 'Power hosts off (TowerOS: `sudo poweroff` over SSH). Hosts that are not connected are reported, not waited for.',
+    params: z.strictObject({ names: z.array(HostName).check(z.minLength(1)) }),
+    result: z.object({
+      results: z.array(z.object({ name: HostName, ok: z.boolean(), message: z.string() })),
+    }),
+  },
   'events.subscribe': {
     description: 'Receive `event` notifications for these topics on this connection (replaces earlier topics).',
     params: z.strictObject({ topics: z.array(Topic).check(z.minLength(1)) }),

@@ -6,6 +6,7 @@ import type { Registry } from '../registry/registry.js';
 import type { RegistryStatus } from '../../protocol/index.js';
 import type { Supervisor } from '../ssh/supervisor.js';
 import type { ForwardManager } from '../forwards/manager.js';
+import type { Settings } from '../settings.js';
 
 /** What API modules may use. Each module gets only this, never the daemon object itself. */
 export interface ApiContext {
@@ -21,5 +22,6 @@ export interface ApiContext {
   /** undefined when towerd does not supervise hosts */
   supervisor(): Supervisor | undefined;
   forwards: ForwardManager;
+  settings(): Settings;
   rpcConnections(): number;
 }

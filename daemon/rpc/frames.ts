@@ -8,6 +8,14 @@ export class FrameDecoder {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** Bytes received after the last complete frame (for a connection that switches to another protocol). */
+  drain(): Buffer {
+    const rest = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.size = 0;
+    return rest;
+  }
+
   /** Returns complete frames, or 'overflow' once a frame exceeds the cap (the connection should then be closed). */
   push(chunk: Buffer): Buffer[] | 'overflow' {
     const frames: Buffer[] = [];

@@ -13,6 +13,17 @@ export interface Connection {
   readonly closed: boolean;
   /** Per-connection state that handlers may attach (e.g. event topics). */
   readonly data: Map<string, unknown>;
+  /**
+   * After the reply to the current request is sent, hand the raw socket to `upgrade.start` (e.g. an exec stream)
+   * and stop reading JSON-RPC from it. Only for a single request, not inside a batch (then `cancel` runs).
+   */
+  upgradeAfterReply(upgrade: Upgrade): void;
+}
+
+export interface Upgrade {
+  /** the socket is paused: resume it once listening for 'data' */
+  start(sock: Socket, rest: Buffer): void;
+  cancel(): void;
 }
 
 export type MethodHandler = (params: unknown, conn: Connection) => Promise<unknown>;
@@ -115,10 +126,11 @@ export class RpcServer {
     const conn = new Conn(this.nextId++, sock, this.opts.maxQueuedBytes, this.log);
     this.conns.add(conn);
     const decoder = new FrameDecoder(this.opts.maxFrameBytes);
+    conn.decoder = decoder;
     let inFlight = 0;
     let inFlightBytes = 0;
     const busy = () => inFlight >= this.opts.maxInFlight || inFlightBytes >= this.opts.maxInFlightBytes;
-    sock.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       const frames = decoder.push(chunk);
       if (frames === 'overflow') {
         this.log.warn({ conn: conn.id, limit: this.opts.maxFrameBytes }, 'frame too large; closing connection');
@@ -133,10 +145,12 @@ export class RpcServer {
         void this.handleFrame(frame, conn).finally(() => {
           inFlight--;
           inFlightBytes -= frame.length;
-          if (!busy() && !conn.closed) sock.resume();
+          if (!busy() && !conn.closed && !conn.upgraded) sock.resume();
         });
       }
-    });
+    };
+    conn.onData = onData;
+    sock.on('data', onData);
     sock.on('error', (err) => this.log.debug({ conn: conn.id, err: err.message }, 'client socket error'));
     sock.on('close', () => {
       conn.markClosed();
@@ -165,10 +179,13 @@ export class RpcServer {
       }
       const replies = (await Promise.all(msg.map((m) => this.handleOne(m, conn)))).filter((r): r is JSONRPCResponse => r !== null);
       if (replies.length) conn.send(replies);
+      conn.cancelUpgrade();
       return;
     }
     const reply = await this.handleOne(msg, conn);
     if (reply) conn.send(reply);
+    if (reply && 'result' in reply) conn.startUpgrade();
+    else conn.cancelUpgrade();
   }
 
   private async handleOne(msg: unknown, conn: Conn): Promise<JSONRPCResponse | null> {
@@ -182,6 +199,10 @@ export class RpcServer {
 class Conn implements Connection {
   readonly data = new Map<string, unknown>();
   private isClosed = false;
+  private upgrade: Upgrade | undefined;
+  upgraded = false;
+  decoder: FrameDecoder | undefined;
+  onData: ((chunk: Buffer) => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -199,7 +220,7 @@ class Conn implements Connection {
   }
 
   send(msg: unknown): void {
-    if (this.closed) return;
+    if (this.closed || this.upgraded) return;
     if (this.sock.writableLength > this.maxQueued) {
       this.log.warn({ conn: this.id, queued: this.sock.writableLength }, 'client is not reading; dropping it');
       this.sock.destroy();
@@ -208,7 +229,31 @@ class Conn implements Connection {
     this.sock.write(JSON.stringify(msg) + '\n');
   }
 
+  upgradeAfterReply(upgrade: Upgrade): void {
+    this.upgrade?.cancel();
+    this.upgrade = upgrade;
+  }
+
+  startUpgrade(): void {
+    const u = this.upgrade;
+    this.upgrade = undefined;
+    if (!u) return;
+    if (this.closed) return u.cancel();
+    this.upgraded = true;
+    // paused until the new owner listens: a flowing socket without a 'data' listener drops what arrives
+    this.sock.pause();
+    if (this.onData) this.sock.off('data', this.onData);
+    u.start(this.sock, this.decoder?.drain() ?? Buffer.alloc(0));
+  }
+
+  cancelUpgrade(): void {
+    const u = this.upgrade;
+    this.upgrade = undefined;
+    u?.cancel();
+  }
+
   notify(method: string, params: unknown): void {
+    if (this.upgraded) return;
     this.send({ jsonrpc: '2.0', method, params });
   }
 

@@ -1,0 +1,67 @@
+import type { Socket } from 'node:net';
+import { constants } from 'node:os';
+import { StreamDecoder, StreamFrame, encodeFrame, type ExitInfo } from '../protocol/stream.js';
+
+/**
+ * The terminal side of a command running on a host: stdin to the command, its stdout/stderr to ours, terminal
+ * size changes and (without a terminal) Ctrl-C as signals. Resolves with the command's exit status.
+ */
+export function runStream(sock: Socket, rest: Buffer, tty: boolean): Promise<ExitInfo> {
+  return new Promise((resolve) => {
+    const stdin = process.stdin;
+    let exit: ExitInfo | undefined;
+    const send = (type: number, payload?: Buffer | string) => {
+      if (!sock.destroyed) sock.write(encodeFrame(type, payload));
+    };
+    const restore = () => {
+      if (tty && stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+      process.off('SIGINT', onSigint);
+      process.stdout.off('resize', onResize);
+    };
+    // with a terminal, Ctrl-C is a byte for the remote terminal; without one it becomes a signal
+    const onSigint = () => send(StreamFrame.Signal, JSON.stringify({ signal: 'INT' }));
+    const onResize = () => send(StreamFrame.Resize, JSON.stringify({ rows: process.stdout.rows, cols: process.stdout.columns }));
+    if (tty && stdin.isTTY) stdin.setRawMode(true);
+    process.on('SIGINT', onSigint);
+    process.stdout.on('resize', onResize);
+    stdin.on('data', (d: Buffer) => send(StreamFrame.Stdin, d));
+    stdin.on('end', () => send(StreamFrame.StdinEof));
+    stdin.resume();
+
+    const decoder = new StreamDecoder();
+    const onData = (chunk: Buffer) => {
+      const frames = decoder.push(chunk);
+      if (frames === 'invalid') return sock.destroy();
+      for (const f of frames) {
+        if (f.type === StreamFrame.Stdout) process.stdout.write(f.payload);
+        else if (f.type === StreamFrame.Stderr) process.stderr.write(f.payload);
+        else if (f.type === StreamFrame.Exit) {
+          try {
+            exit = JSON.parse(f.payload.toString('utf8')) as ExitInfo;
+          } catch {
+            exit = { code: null, signal: null, error: 'towerd sent an unreadable exit status' };
+          }
+        }
+      }
+    };
+    sock.on('data', onData);
+    sock.resume();
+    sock.on('error', () => undefined);
+    sock.once('close', () => {
+      restore();
+      resolve(exit ?? { code: null, signal: null, error: 'the connection to towerd was lost' });
+    });
+    if (rest.length) onData(rest);
+  });
+}
+
+/** The shell convention for a status: the code, 128 + signal number, or 255 when there is none (as ssh). */
+export function exitStatus(e: ExitInfo): number {
+  if (typeof e.code === 'number') return e.code;
+  if (e.signal) {
+    const n = (constants.signals as Record<string, number>)[`SIG${e.signal}`];
+    if (n) return 128 + n;
+  }
+  return 255;
+}
