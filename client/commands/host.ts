@@ -108,6 +108,16 @@ Examples:
     });
 
   host
+    .command('reconnect')
+    .description('Drop the host’s connection and connect again now, without waiting for the backoff (also after hostkey-mismatch or auth-failed).')
+    .argument('<host>', 'host name')
+    .option('--json', 'print the host as JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const h = await withClient(cmd, (c) => c.call('host.reconnect', { name }));
+      print(opts.json ? json(h) : `reconnecting ${hostColor(h)}\n`);
+    });
+
+  host
     .command('rm')
     .alias('remove')
     .description('Unregister a host: its config block, its own known_hosts lines and its folder (keys included).')

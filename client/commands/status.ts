@@ -9,7 +9,7 @@ export function renderStatus(s: Status): string {
     h.role,
     h.ip,
     stateText(h.state),
-    h.rttMs === null ? '-' : `${h.rttMs.toFixed(1)}ms`,
+    h.rttMs === null || h.state !== 'online' ? '-' : `${h.rttMs.toFixed(1)}ms`,
     ago(h.lastContact),
     h.lastError ?? '',
   ]);
