@@ -144,3 +144,19 @@ export function exchange(socket: string, payload: string | Buffer, count: number
     s.write(payload);
   });
 }
+
+/**
+ * `start` for tests that run several daemons: each one started is killed after the current test
+ * (call at module level; it registers the afterEach hook).
+ */
+export function daemonsPerTest(afterEach: (fn: () => Promise<void>) => void): (opts?: Parameters<typeof startDaemon>[0]) => Promise<RunningDaemon> {
+  const running: RunningDaemon[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((d) => d.stop('SIGKILL')));
+  });
+  return async (opts) => {
+    const d = await startDaemon(opts);
+    running.push(d);
+    return d;
+  };
+}

@@ -2,17 +2,9 @@ import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TOWERD, daemonEnv, exchange, run, startDaemon, tempHome, waitForSocket, type RunningDaemon } from '../helpers/towerd.js';
+import { TOWERD, daemonEnv, daemonsPerTest, exchange, run, tempHome, waitForSocket } from '../helpers/towerd.js';
 
-const running: RunningDaemon[] = [];
-async function start(...a: Parameters<typeof startDaemon>): Promise<RunningDaemon> {
-  const d = await startDaemon(...a);
-  running.push(d);
-  return d;
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((d) => d.stop('SIGKILL')));
-});
+const start = daemonsPerTest(afterEach);
 
 describe('towerd process', () => {
   it('listens on $XDG_RUNTIME_DIR/tower/towerd.sock: folder 0700, socket 0600', async () => {

@@ -2,17 +2,9 @@ import { cpSync, readFileSync, statSync, writeFileSync, appendFileSync, mkdirSyn
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Status } from '../../protocol/index.js';
-import { ROOT, run, startDaemon, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
+import { ROOT, daemonsPerTest, run, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
 
-const running: RunningDaemon[] = [];
-async function start(...a: Parameters<typeof startDaemon>): Promise<RunningDaemon> {
-  const d = await startDaemon(...a);
-  running.push(d);
-  return d;
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((d) => d.stop('SIGKILL')));
-});
+const start = daemonsPerTest(afterEach);
 
 async function status(d: RunningDaemon): Promise<Status> {
   const r = await towerctl(d, ['status', '--json']);
