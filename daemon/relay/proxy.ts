@@ -1,6 +1,5 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
 import { checkUpstream, parseAuthority, type RelayRule } from './policy.js';
 
 /** One line of the relay's audit trail: what a host fetched or was refused. Never the payload. */
