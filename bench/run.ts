@@ -1,11 +1,14 @@
 // `npm run bench`: every number next to a baseline measured in the same run, so machines can be compared by ratio.
 import { writeFileSync } from 'node:fs';
 import { benchCli } from './cli.js';
+import { benchHosts } from './lab-hosts.js';
+import { benchForward, benchRecovery } from './lab-ssh.js';
 import { benchRpc } from './rpc.js';
 import type { Row } from './stats.js';
 
 const only = process.argv.slice(2);
-const suites: Record<string, () => Promise<Row[]>> = { rpc: benchRpc, cli: benchCli };
+// forward, recovery and hosts need root: each brings up its own lab of real OpenSSH hosts and tears it down
+const suites: Record<string, () => Promise<Row[]>> = { rpc: benchRpc, cli: benchCli, forward: benchForward, recovery: benchRecovery, hosts: benchHosts };
 const results: Record<string, Row[]> = {};
 for (const [name, fn] of Object.entries(suites)) {
   if (only.length && !only.includes(name)) continue;

@@ -32,10 +32,13 @@ export const Settings = z
         handshakeTimeoutMs: z.number().int().min(500).max(120_000).default(5000),
         keepalive: z
           .object({
-            intervalMs: z.number().int().min(100).max(300_000).default(500),
-            timeoutMs: z.number().int().min(100).max(300_000).default(1200),
+            /** a probe every intervalMs… */
+            intervalMs: z.number().int().min(100).max(300_000).default(1000),
+            /** …and the host is offline after this long without any reply */
+            timeoutMs: z.number().int().min(100).max(300_000).default(1500),
           })
           .strict()
+          .refine((k) => k.intervalMs < k.timeoutMs, { message: 'keepalive intervalMs must be shorter than timeoutMs' })
           .prefault({}),
         reconnect: z
           .object({
@@ -47,6 +50,27 @@ export const Settings = z
           .strict()
           .prefault({}),
         authRetryMs: z.number().int().min(1000).max(86_400_000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    packages: z
+      .object({
+        /** what makes apk run as root on a host (TowerOS links doas as sudo) */
+        privilege: z.array(z.string().min(1)).default(['sudo']),
+        /** apk and fixed options */
+        apk: z.array(z.string().min(1)).min(1).default(['apk']),
+        /** apk's list of explicitly installed packages on a host, saved to hosts/NAME/world after each change */
+        worldFile: z.string().regex(/^\//, 'an absolute path').default('/etc/apk/world'),
+        relay: z
+          .object({
+            allow: z
+              .array(z.object({ host: z.string().min(1).max(253), ports: z.array(z.number().int().min(1).max(65535)).min(1) }).strict())
+              .default([{ host: 'dl-cdn.alpinelinux.org', ports: [80, 443] }]),
+            /** CONNECT (https) to allowed hosts */
+            connect: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -284,26 +284,32 @@ export class HostSession extends EventEmitter<SessionEvents> {
 
   /**
    * Keepalive round trips over the encrypted channel (a request the server answers at once) give RTT and last
-   * contact; no answer within `timeoutMs` means the host is gone, even when TCP would wait for minutes.
+   * contact. The host is declared gone when nothing has answered for `timeoutMs` since the last reply, whatever the
+   * phase of the probes: detection takes at most `timeoutMs`, and probing every `intervalMs` (< timeoutMs) costs
+   * one round trip per interval, even when TCP would wait for minutes.
    */
   private startKeepalive(client: SshClient, id: number): void {
     const { intervalMs, timeoutMs } = this.opts.keepalive;
-    const probe = () => {
-      if (this.probeDeadline) return;
-      const sent = performance.now();
+    const arm = () => {
+      clearTimeout(this.probeDeadline);
       this.probeDeadline = setTimeout(() => {
-        this.probeDeadline = undefined;
         if (id !== this.attemptId) return;
         this.log.debug({ host: this.host.name, timeoutMs }, 'keepalive timed out');
         this.lostWith = `no keepalive reply within ${timeoutMs} ms`;
         client.destroy();
       }, timeoutMs);
+    };
+    let outstanding = false;
+    const probe = () => {
+      if (outstanding) return; // the deadline covers a probe that never comes back
+      outstanding = true;
+      const sent = performance.now();
       try {
         // cancelling a forward that does not exist: the server answers at once with a failure, which is all we need
         client.unforwardIn('127.0.0.1', 0, () => {
-          clearTimeout(this.probeDeadline);
-          this.probeDeadline = undefined;
+          outstanding = false;
           if (id !== this.attemptId || this.liveness.state !== 'online') return;
+          arm();
           const rttMs = Math.round((performance.now() - sent) * 100) / 100;
           this.liveness = { ...this.liveness, rttMs, lastContact: new Date().toISOString() };
           this.emit('state', this.liveness);
@@ -312,6 +318,7 @@ export class HostSession extends EventEmitter<SessionEvents> {
         // the socket is already closing; 'close' follows
       }
     };
+    arm();
     probe();
     this.probeTimer = setInterval(probe, intervalMs);
   }

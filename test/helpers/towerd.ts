@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,6 +7,13 @@ import { join, resolve } from 'node:path';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const TOWERD = join(ROOT, 'dist/daemon/main.js');
 export const TOWERCTL = join(ROOT, 'dist/towerctl.cjs');
+
+/** The node options towerd's own `#!` line asks for, so that tests and benchmarks run it as users do. */
+export function towerdNodeFlags(): string[] {
+  const first = readFileSync(TOWERD, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
 
 export interface RunningDaemon {
   proc: ChildProcess;
@@ -55,7 +62,7 @@ export async function startDaemon(
   const home = opts.home ?? tempHome();
   const env = daemonEnv(home, opts.env);
   const socket = join(env.XDG_RUNTIME_DIR!, 'tower', 'towerd.sock');
-  const args = [TOWERD, ...(opts.spawnPrefix ? [] : ['--no-supervise']), ...(opts.args ?? [])];
+  const args = [...towerdNodeFlags(), TOWERD, ...(opts.spawnPrefix ? [] : ['--no-supervise']), ...(opts.args ?? [])];
   const [cmd, ...rest] = opts.spawnPrefix ? [...opts.spawnPrefix, process.execPath, ...args] : [process.execPath, ...args];
   const proc = spawn(cmd!, rest, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

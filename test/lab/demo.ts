@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TOWERCTL, TOWERD, waitForSocket } from '../helpers/towerd.js';
+import { TOWERCTL, TOWERD, towerdNodeFlags, waitForSocket } from '../helpers/towerd.js';
 import { labUp } from './lab.js';
 
 const { values } = parseArgs({
@@ -37,7 +37,7 @@ for (const h of lab.hosts) process.stdout.write(`  ${h.name.padEnd(8)} ${h.role.
 const env = { ...process.env, HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), XDG_CONFIG_HOME: join(home, '.config') };
 const socket = join(home, 'run', 'tower', 'towerd.sock');
 const prefix = lab.tcSpawnPrefix();
-const towerd = spawn(prefix[0]!, [...prefix.slice(1), process.execPath, TOWERD, '--log-level', 'warn'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+const towerd = spawn(prefix[0]!, [...prefix.slice(1), process.execPath, ...towerdNodeFlags(), TOWERD, '--log-level', 'warn'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 teardown = async () => {
   towerd.kill('SIGTERM');
   await new Promise((r) => (towerd.exitCode !== null ? r(null) : towerd.once('exit', r)));
