@@ -1,0 +1,36 @@
+// Puts the apk stand-in on a lab host's PATH, so commands written for a real TowerOS host (`apk add …`,
+// `ssh HOST apk …`) run unchanged. Only that host's mount namespace changes: /usr/local/bin becomes a
+// read-only overlay of a host-private directory holding an `apk` symlink over the machine's own
+// /usr/local/bin (so nothing there is hidden; /usr/local/bin is on the PATH of root, of ssh sessions and of
+// sudo), and /run/apk-standin/root names the default root. Without --root, the stand-in then installs
+// there instead of into the machine's shared / (which it refuses anyway on a non-Alpine system).
+import { fileURLToPath } from 'node:url';
+import type { Lab } from '../lab.js';
+
+/** Absolute path of the stand-in executable (usable from every lab host: they share the machine's files). */
+export const APK_STANDIN = fileURLToPath(new URL('./apk', import.meta.url));
+
+const DIR = '/run/apk-standin';
+
+export interface StandinOptions {
+  /** Default root for `apk` without --root, e.g. /var/tmp/alpine (host-private tmpfs). */
+  root: string;
+  /** Make the root (created if missing) belong to this user, so its ssh sessions can run apk without sudo. */
+  owner?: string;
+}
+
+export async function installApkStandin(lab: Pick<Lab, 'execHost'>, host: string, opts: StandinOptions): Promise<void> {
+  if (!opts.root.startsWith('/') || opts.root === '/') throw new Error(`installApkStandin: root must be an absolute path other than /, got '${opts.root}'`);
+  if (opts.owner !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(opts.owner)) throw new Error(`installApkStandin: bad owner '${opts.owner}'`);
+  const script = [
+    'set -e',
+    `mkdir -p ${DIR}/bin "$2"`,
+    `ln -sfn "$1" ${DIR}/bin/apk`,
+    `printf '%s\\n' "$2" > ${DIR}/root`,
+    '[ -z "$3" ] || chown "$3:" "$2"',
+    // Two lower layers and no upper one: a read-only union, nothing written to the machine's directory.
+    `grep -q ' /usr/local/bin overlay ' /proc/self/mounts || mount -t overlay apk-standin -o lowerdir=${DIR}/bin:/usr/local/bin /usr/local/bin`,
+  ].join('\n');
+  const r = await lab.execHost(host, ['sh', '-c', script, 'sh', APK_STANDIN, opts.root, opts.owner ?? ''], { timeoutMs: 5000 });
+  if (r.code !== 0) throw new Error(`cannot install the apk stand-in on ${host}: ${r.stderr.trim()}`);
+}
