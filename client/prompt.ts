@@ -1,3 +1,4 @@
+import { ask } from './confirm-typed.js';
 import { UsageError } from './context.js';
 
 /**
@@ -6,13 +7,7 @@ import { UsageError } from './context.js';
  */
 export async function confirm(question: string, flag = '--yes'): Promise<boolean> {
   if (!process.stdin.isTTY) throw new UsageError(`stdin is not a terminal; pass ${flag} to confirm`);
-  // loaded here, not at start-up: only confirmations need it
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(`${question} [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
+  // not node:readline: a dynamic import of a built-in fails inside the bundled towerctl (see ask)
+  const answer = await ask(`${question} [y/N] `);
+  return /^y(es)?$/i.test(answer.trim());
 }

@@ -8,12 +8,14 @@ import { register as completion } from './commands/completion.js';
 import { register as daemon } from './commands/daemon.js';
 import { register as forward } from './commands/forward.js';
 import { register as exec } from './commands/exec.js';
+import { register as packages } from './commands/packages.js';
 import { register as host } from './commands/host.js';
 import { register as logs } from './commands/logs.js';
 import { register as status } from './commands/status.js';
 import { register as watch } from './commands/watch.js';
 import { register as bar } from './commands/bar.js';
 import { register as sway } from './commands/sway.js';
+import { register as provision } from './commands/provision.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -37,7 +39,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_HELP)
     .exitOverride();
-  for (const reg of [status, host, exec, forward, logs, daemon, watch, bar, sway, completion]) reg(program);
+  for (const reg of [status, host, provision, exec, packages, forward, logs, daemon, watch, bar, sway, completion]) reg(program);
   // every subcommand exits through the same mapping of errors to codes
   const applyExitOverride = (cmd: Command) => {
     cmd.exitOverride();

@@ -27,6 +27,11 @@ export class HostStates {
   }
 
   info(host: Host): HostInfo {
-    return { ...host, ...this.get(host.name) };
+    const { provisioning, ...facts } = host;
+    const live = this.get(host.name);
+    // a provisioned host that was never reached is expected to be away (its card is being moved, it is installing):
+    // `provisioning` until the first contact, unless it answered with a wrong key or refused ours
+    const waiting = live.state === 'connecting' || live.state === 'offline' || live.state === 'unsupervised';
+    return { ...facts, ...live, state: provisioning && waiting ? 'provisioning' : live.state };
   }
 }

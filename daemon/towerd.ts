@@ -8,6 +8,10 @@ import { statusApi } from './api/status.js';
 import { forwardsApi } from './api/forwards.js';
 import { statsApi } from './api/stats.js';
 import { execApi } from './api/exec.js';
+import { provisionApi } from './api/provision.js';
+import { packagesApi } from './api/packages.js';
+import { RelayAuditLog } from './packages/audit.js';
+import { RelayManager } from './packages/relays.js';
 import { ForwardManager } from './forwards/manager.js';
 import type { ApiContext } from './api/context.js';
 import { EventHub } from './events.js';
@@ -60,6 +64,7 @@ export class Towerd {
   private stopping = false;
   supervisor: Supervisor | undefined;
   readonly forwards: ForwardManager;
+  readonly relayAudit = new RelayAuditLog();
 
   constructor(private readonly opts: TowerdOptions) {
     this.registry = new Registry(opts.paths, this.settings);
@@ -97,6 +102,10 @@ export class Towerd {
       this.supervisor = new Supervisor(sessionOptions(this.settings, paths.knownHosts), log, (host, l, changed) => {
         this.states.set(host.name, l);
         if (changed) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(host) });
+        if (changed && l.state === 'online' && this.registry.get(host.name)?.provisioning) {
+          log.info({ host: host.name }, 'first contact with a provisioned host');
+          this.registry.clearProvisioning(host.name).catch((err: unknown) => log.error({ host: host.name, err: (err as Error).message }, 'cannot clear the provisioning marker'));
+        }
       });
     }
     await this.registry.reload();
@@ -114,10 +123,12 @@ export class Towerd {
       supervisor: () => this.supervisor,
       forwards: this.forwards,
       settings: () => this.settings,
+      relays: new RelayManager(() => this.supervisor, this.forwards, dirname(this.opts.socketPath), () => this.settings.packages.relay, this.relayAudit, log),
+      relayAudit: this.relayAudit,
       rpcConnections: () => this.server?.connections.size ?? 0,
     };
     const handlers = bindMethods(
-      { ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx), ...forwardsApi(ctx), ...statsApi(ctx), ...execApi(ctx) },
+      { ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx), ...forwardsApi(ctx), ...statsApi(ctx), ...execApi(ctx), ...provisionApi(ctx), ...packagesApi(ctx) },
       log,
     );
     this.server = new RpcServer(log, handlers);

@@ -21,6 +21,12 @@ export const ErrorCode = {
   ForwardNotFound: -32010,
   /** a listener could not be opened (address in use, permission) */
   ListenFailed: -32011,
+  /** provisioning refused the target: mounted, the system disk, a partition, not a (removable) block device, in use */
+  TargetRefused: -32012,
+  /** the host image cannot be read or has no FAT boot partition */
+  ImageInvalid: -32013,
+  /** writing, verifying or preparing the boot partition failed; the host was removed again */
+  ProvisionFailed: -32014,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

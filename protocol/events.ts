@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { HostInfo } from './host.js';
+import { JobInfo } from './provision.js';
 import { LOG_LEVELS, TOPICS } from './constants.js';
 
 export const Topic = z.enum(TOPICS);
@@ -39,6 +40,7 @@ export const Event = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('log'), topic: z.literal('log'), record: LogRecord }),
   z.object({ type: z.literal('daemon.stopping'), topic: z.literal('daemon'), reason: z.string() }),
+  z.object({ type: z.literal('job.progress'), topic: z.literal('jobs'), job: JobInfo }),
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventType = Event['type'];

@@ -2,6 +2,8 @@ import * as z from 'zod/mini';
 import { HostInfo, HostName, IPv4, Role } from './host.js';
 import { LogLevelName, LogRecord, RegistryStatus, Topic } from './events.js';
 import { ForwardInfo, OpenForwardParams } from './forwards.js';
+import { provisionMethods } from './provision.js';
+import { packageMethods } from './packages.js';
 
 const NoParams = z.strictObject({});
 const describe = z.describe;
@@ -169,6 +171,8 @@ export const methods = {
     }),
     result: z.object({ records: z.array(LogRecord) }),
   },
+  ...provisionMethods,
+  ...packageMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages that Tower's tests, benchmarks and demo lab use, when any is missing.
 # Real components, not fakes: OpenSSH server and client, iproute2 (network namespaces), iptables/nftables
-# (host firewalls), shellcheck and systemd-analyze (service files), zsh and fish (completion scripts).
+# (host firewalls), shellcheck and systemd-analyze (service files), zsh and fish (completion scripts), mtools and
+# xz-utils (towerd writes host images with them), fdisk and dosfstools (test images: sfdisk, mkfs.vfat, fsck.vfat),
+# openssl (sha512-crypt cross-check).
 set -euo pipefail
-packages=(openssh-server openssh-client iproute2 iptables nftables util-linux procps shellcheck systemd zsh fish)
+packages=(openssh-server openssh-client iproute2 iptables nftables util-linux procps shellcheck systemd zsh fish mtools xz-utils fdisk dosfstools openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

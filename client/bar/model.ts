@@ -52,6 +52,7 @@ export function applyEvent(v: UpView, e: Event): BarView {
     case 'daemon.stopping':
       return DOWN;
     case 'log':
+    case 'job.progress':
       return v;
   }
 }

@@ -20,6 +20,8 @@ function describe(e: Event): string {
       return renderRecord(e.record);
     case 'daemon.stopping':
       return `${t} towerd is stopping (${e.reason})\n`;
+    case 'job.progress':
+      return `${t} ${e.job.host} ${e.job.phase} ${e.job.target}: ${e.job.bytesDone}${e.job.bytesTotal === null ? '' : `/${e.job.bytesTotal}`} bytes${e.job.message ? ` (${e.job.message})` : ''}\n`;
   }
 }
 

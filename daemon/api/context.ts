@@ -7,6 +7,8 @@ import type { RegistryStatus } from '../../protocol/index.js';
 import type { Supervisor } from '../ssh/supervisor.js';
 import type { ForwardManager } from '../forwards/manager.js';
 import type { Settings } from '../settings.js';
+import type { RelayManager } from '../packages/relays.js';
+import type { RelayAuditLog } from '../packages/audit.js';
 
 /** What API modules may use. Each module gets only this, never the daemon object itself. */
 export interface ApiContext {
@@ -23,5 +25,7 @@ export interface ApiContext {
   supervisor(): Supervisor | undefined;
   forwards: ForwardManager;
   settings(): Settings;
+  relays: RelayManager;
+  relayAudit: RelayAuditLog;
   rpcConnections(): number;
 }

@@ -59,8 +59,9 @@ export class ForwardManager {
     const f = this.forwards.get(id);
     if (!f) throw new RpcError(ErrorCode.ForwardNotFound, `no forward ${id}`);
     this.forwards.delete(id);
-    this.supervisor()?.detach(f.hostName, f);
+    // close while still attached: a remote forward needs the live connection to cancel its listener on the host
     await f.close();
+    this.supervisor()?.detach(f.hostName, f);
     this.log.info({ host: f.hostName, forward: id }, 'forward closed');
   }
 

@@ -44,3 +44,23 @@ function classify(message: string): string {
   if (/passphrase|encrypted/i.test(message)) return 'it is encrypted';
   return 'unsupported format';
 }
+
+export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
+
+/** A host's own SSH host key, named as sshd expects it (`ssh_host_ed25519_key`). */
+export interface HostKey extends KeyPair {
+  type: HostKeyType;
+  file: string;
+}
+
+/**
+ * The three host keys TowerOS makes on the thin client for each host (as `ssh-keygen -A` would on the host):
+ * ed25519, ecdsa P-256 and RSA 3072, in OpenSSH format, comment `root@NAME`.
+ */
+export function generateHostKeys(name: string): HostKey[] {
+  const specs: { type: HostKeyType; bits?: number }[] = [{ type: 'ed25519' }, { type: 'ecdsa', bits: 256 }, { type: 'rsa', bits: 3072 }];
+  return specs.map(({ type, bits }) => {
+    const kp = bits === undefined ? utils.generateKeyPairSync('ed25519', { comment: `root@${name}` }) : utils.generateKeyPairSync(type as 'ecdsa' | 'rsa', { bits, comment: `root@${name}` });
+    return { type, file: `ssh_host_${type}_key`, privateKey: kp.private, publicKey: `${kp.public.trim()}\n` };
+  });
+}

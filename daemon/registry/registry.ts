@@ -5,12 +5,12 @@ import { userInfo } from 'node:os';
 import { COLORS, HostName, IPv4, type Color, type RegistryStatus, type Role } from '../../protocol/index.js';
 import { expandTilde, hostDir, type Paths } from '../paths.js';
 import type { Settings } from '../settings.js';
-import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../util/fs.js';
+import { ensurePrivateDir, exists, readIfExists, writeFileAtomic } from '../util/fs.js';
 import { SerialQueue } from '../util/serial.js';
 import { allocateIp, checkRequestedIp, networkOf, networkOfIp, routerIp } from './addressing.js';
 import { ensureSshInclude } from './include.js';
 import { generateEd25519, loadEd25519 } from './keys.js';
-import { removeHostEntries } from './knownhosts.js';
+import { pinHostKeys, removeHostEntries } from './knownhosts.js';
 import { appendHostBlock, parseRegistryConfig, removeHostBlock, renderHostBlock } from './sshconfig.js';
 import { TowerEnv, parseTowerEnv, serializeTowerEnv } from './towerenv.js';
 
@@ -24,7 +24,12 @@ export interface Host {
   identityFile: string;
   color: Color;
   version: string | null;
+  /** provisioned and not reached yet: the marker file hosts/NAME/provisioning exists (cleared on first contact) */
+  provisioning?: boolean;
 }
+
+/** Marks a host that was provisioned and not reached yet; a file, so that it survives a towerd restart. */
+export const PROVISIONING_MARKER = 'provisioning';
 
 /** A failure the caller can act on; `code` maps to a JSON-RPC error. */
 export class RegistryError extends Error {
@@ -43,6 +48,16 @@ export interface AddHostRequest {
   user?: string | undefined;
   keyFile?: string | undefined;
   color?: number | undefined;
+  /** provisioning: more tower.env keys (PASSWORD_HASH, TIMEZONE, …), written after the ones every host gets */
+  env?: Record<string, string> | undefined;
+  /** provisioning: more files for the host folder (host keys, crypto_keyfile.bin) */
+  files?: { name: string; data: string | Uint8Array; mode: number }[] | undefined;
+  /** provisioning: public host keys pinned in known_hosts under the host's address before the host is registered */
+  hostKeys?: string[] | undefined;
+  /** provisioning: show the host as `provisioning` until towerd first reaches it */
+  provisioning?: string | undefined;
+  /** replace a host of that name (its block, known_hosts lines and folder go first) */
+  replace?: boolean | undefined;
 }
 
 interface RegistryEvents {
@@ -194,6 +209,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       identityFile: identityFile ? expandTilde(identityFile, this.paths.home) : join(hostDir(this.paths, name), 'id_ed25519'),
       color,
       version: env.TOWEROS_VERSION ?? null,
+      provisioning: await exists(join(hostDir(this.paths, name), PROVISIONING_MARKER)),
     };
   }
 
@@ -205,22 +221,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.assertUsable();
     if ((req.name === 'router') !== (req.role === 'router'))
       throw new RegistryError('RegistryInvalid', 'the router is the host named "router", and only it has the router role');
-    if (this.hosts.has(req.name)) throw new RegistryError('HostExists', `host ${req.name} already exists`);
+    const replacing = this.hosts.has(req.name);
+    if (replacing && !req.replace) throw new RegistryError('HostExists', `host ${req.name} already exists`);
     const dir = hostDir(this.paths, req.name);
-    const used = new Set([...this.hosts.values()].map((h) => h.ip));
-    let ip: string;
-    if (req.ip) {
-      const problem = checkRequestedIp(this.settings, req.role, req.ip, used);
-      if (problem) throw new RegistryError(problem.includes('already used') ? 'AddressInUse' : 'RegistryInvalid', problem);
-      ip = req.ip;
-    } else {
-      try {
-        ip = allocateIp(this.settings, req.role, used);
-      } catch (err) {
-        throw new RegistryError('NetworkFull', (err as Error).message);
-      }
-    }
-    const colorCode = req.color ?? COLORS[this.hosts.size % COLORS.length]!.code;
+    const ip = this.chooseAddress(req.role, req.ip, replacing ? req.name : undefined);
+    const colorCode = req.color ?? COLORS[(this.hosts.size - (replacing ? 1 : 0)) % COLORS.length]!.code;
     if (!COLORS.some((c) => c.code === colorCode)) throw new RegistryError('RegistryInvalid', `unknown colour code ${colorCode}`);
     let keys;
     try {
@@ -228,6 +233,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
     } catch (err) {
       throw new RegistryError('InvalidKey', (err as Error).message);
     }
+    // everything that can refuse has been checked: only now does the old host go (block, known_hosts lines, folder)
+    if (replacing) await this.removeNow(req.name, false);
     const user = req.user ?? userInfo().username;
     const plan = networkOf(this.settings, req.role);
     const env: Record<string, string> = {
@@ -240,6 +247,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       STATIC_HOST_IP: ip,
       ROUTER_IP: routerIp(this.settings),
       COLOR: String(colorCode),
+      ...req.env,
     };
     await ensurePrivateDir(this.paths.towerDir);
     await ensurePrivateDir(this.paths.hostsDir);
@@ -251,6 +259,13 @@ export class Registry extends EventEmitter<RegistryEvents> {
     await writeFileAtomic(identityFile, keys.privateKey, 0o600);
     await writeFileAtomic(`${identityFile}.pub`, keys.publicKey, 0o644);
     await writeFileAtomic(join(dir, 'tower.env'), serializeTowerEnv(env), 0o600);
+    for (const f of req.files ?? []) await writeFileAtomic(join(dir, f.name), f.data, f.mode);
+    if (req.provisioning !== undefined) await writeFileAtomic(join(dir, PROVISIONING_MARKER), req.provisioning, 0o600);
+    // pinned before the host is registered: its first connection attempt already has a key to check against
+    if (req.hostKeys?.length) {
+      const kh = (await readIfExists(this.paths.knownHosts)) ?? '';
+      await writeFileAtomic(this.paths.knownHosts, pinHostKeys(kh, ip, req.hostKeys), 0o600);
+    }
     const current = (await readIfExists(this.paths.registry)) ?? '';
     const block = renderHostBlock({ name: req.name, hostName: ip, user, identityFile });
     await writeFileAtomic(this.paths.registry, appendHostBlock(current, block), 0o600);
@@ -259,6 +274,24 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const host = this.hosts.get(req.name);
     if (!host) throw new RegistryError('RegistryInvalid', `host ${req.name} was written but did not load: ${this.status.error ?? ''}`);
     return { host, publicKey: keys.publicKey.trim(), generatedKey: !req.keyFile };
+  }
+
+  /**
+   * The address a new host would get: `ip` checked against the plan, or the next free one. `replacing` names a host
+   * whose address counts as free (it is about to be replaced).
+   */
+  chooseAddress(role: Role, ip?: string, replacing?: string): string {
+    const used = new Set([...this.hosts.values()].filter((h) => h.name !== replacing).map((h) => h.ip));
+    if (ip) {
+      const problem = checkRequestedIp(this.settings, role, ip, used);
+      if (problem) throw new RegistryError(problem.includes('already used') ? 'AddressInUse' : 'RegistryInvalid', problem);
+      return ip;
+    }
+    try {
+      return allocateIp(this.settings, role, used);
+    } catch (err) {
+      throw new RegistryError('NetworkFull', (err as Error).message);
+    }
   }
 
   remove(name: string, keepFiles: boolean): Promise<{ knownHostsLinesRemoved: number; filesRemoved: boolean }> {
@@ -282,6 +315,15 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (!keepFiles) await rm(hostDir(this.paths, name), { recursive: true, force: true });
     await this.reloadNow();
     return { knownHostsLinesRemoved: removed, filesRemoved: !keepFiles };
+  }
+
+  /** First contact with a provisioned host: it is no longer `provisioning`. */
+  clearProvisioning(name: string): Promise<void> {
+    return this.writes.run(async () => {
+      if (!this.hosts.get(name)?.provisioning) return;
+      await rm(join(hostDir(this.paths, name), PROVISIONING_MARKER), { force: true });
+      await this.reloadNow();
+    });
   }
 
   /** Writing over a registry whose disk state is invalid would bake the last good copy over a user's edit. */

@@ -1,5 +1,6 @@
 // The handle on a running lab. All it knows lives in LabState, which is saved after every change,
 // so a handle made by another process (attachLab) acts on the same lab.
+import { readFile } from 'node:fs/promises';
 import { enterArgv } from './enter.js';
 import { baseEnv, cleanUpAfter, run, runOk } from './exec.js';
 import { bootHosts, provisionHosts } from './build.js';
@@ -8,7 +9,7 @@ import { isAlive, waitAllDead } from './proc.js';
 import { startSshd, stopSshd } from './sshd.js';
 import { saveState } from './state.js';
 import { labDownPrefix, removeNamespaces } from './teardown.js';
-import { colorFor, netnsName, nextFreeIp, validateHostName } from './topology.js';
+import { colorFor, netnsName, networkOf, nextFreeIp, validateHostName } from './topology.js';
 import { pinKnownHosts, writeTowerConfig } from './towerHome.js';
 import type { CutMode, ExecOptions, ExecResult, HostExecOptions, HostState, Lab, LabState } from './types.js';
 import { ensureLabUser } from './user.js';
@@ -141,6 +142,36 @@ export class RunningLab implements Lab {
         await removeNamespaces([netnsName(this.prefix, opts.name)]);
         await writeTowerConfig(this.state.home, this.state.hosts, this.state.user);
       });
+    }
+  }
+
+  /**
+   * Boot a host from the files it was given rather than from keys the lab makes: what a provisioned image's boot
+   * partition holds (its host key, the thin client's public key for authorized_keys) at the address its tower.env
+   * names. Unlike addHost, nothing of the thin client's (~/.local/tower, known_hosts) is written.
+   */
+  async bootHost(opts: { name: string; role: 'online' | 'offline'; ip: string; hostKeyFile: string; authorizedKey: string }): Promise<HostState> {
+    validateHostName(opts.name);
+    if (this.state.hosts.some((h) => h.name === opts.name)) throw new Error(`lab '${this.prefix}' already has a host '${opts.name}'`);
+    if (!opts.ip.startsWith(`${networkOf(opts.role).base}.`)) throw new Error(`bootHost: ${opts.ip} is not on the ${opts.role} network`);
+    if (this.state.hosts.some((h) => h.ip === opts.ip)) throw new Error(`bootHost: ${opts.ip} is taken in lab '${this.prefix}'`);
+    const hostKeyPub = (await readFile(`${opts.hostKeyFile}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
+    const user = await ensureLabUser(this.state.user);
+    const plan = {
+      name: opts.name,
+      role: opts.role,
+      ip: opts.ip,
+      color: colorFor(this.state.hosts.length),
+      netns: netnsName(this.prefix, opts.name),
+      keys: { identityFile: '', publicKey: opts.authorizedKey.trim(), hostKeyFile: opts.hostKeyFile, hostKeyPub },
+    };
+    try {
+      const [host] = await bootHosts({ state: this.state, user }, [plan]);
+      this.state.hosts.push(host!);
+      await saveState(this.state);
+      return host!;
+    } catch (err) {
+      return cleanUpAfter(err, `booting host '${opts.name}'`, () => removeNamespaces([netnsName(this.prefix, opts.name)]));
     }
   }
 

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { ErrorCode } from '../../protocol/index.js';
+import { connectedSession, ptyOptions, runCaptured, runStreamed } from '../exec/run.js';
+import { apkArgv } from '../packages/command.js';
+import type { OpenRelay } from '../packages/relays.js';
+import { hostDir } from '../paths.js';
+import { RpcError, type Implementation } from '../rpc/dispatch.js';
+import type { HostSession } from '../ssh/session.js';
+import { writeFileAtomic } from '../util/fs.js';
+import type { ApiContext } from './context.js';
+
+/** After a change, keep the host's list of explicitly installed packages where TowerOS kept it. */
+async function saveWorld(ctx: ApiContext, s: HostSession): Promise<void> {
+  const file = ctx.settings().packages.worldFile;
+  const r = await runCaptured(s, ['cat', file], 10_000);
+  if (r.code !== 0) {
+    ctx.log.warn({ host: s.host.name, file }, 'could not read the world file');
+    return;
+  }
+  // one package name per line; anything else is not a world file and is not stored
+  const lines = r.stdout.split('\n').filter(Boolean);
+  if (!lines.every((l) => /^[a-z0-9][a-z0-9+._<>=~-]{0,200}$/.test(l))) {
+    ctx.log.warn({ host: s.host.name, file }, 'the world file does not look like one; not saved');
+    return;
+  }
+  await writeFileAtomic(join(hostDir(ctx.paths, s.host.name), 'world'), lines.map((l) => l + '\n').join(''), 0o600);
+  ctx.log.info({ host: s.host.name, packages: lines.length }, 'world saved');
+}
+
+export function packagesApi(ctx: ApiContext): Implementation {
+  return {
+    'packages.run': async ({ host, action, packages, pty }, conn) => {
+      const s = connectedSession(ctx, host);
+      const relayed = s.host.role === 'offline';
+      let relay: OpenRelay | undefined;
+      if (relayed) {
+        try {
+          relay = await ctx.relays.open(host);
+        } catch (err) {
+          throw new RpcError(ErrorCode.HostUnavailable, `cannot relay packages for ${host}: ${(err as Error).message}`);
+        }
+      }
+      const argv = apkArgv(ctx.settings().packages, action, packages, { proxyUrl: relay?.url, progress: Boolean(pty) });
+      const id = randomBytes(6).toString('hex');
+      ctx.log.info({ host, job: id, action, packages, relayed }, 'packages');
+      conn.upgradeAfterReply({
+        start: (sock, rest) => {
+          runStreamed(s, argv, ptyOptions(pty), sock, rest)
+            .then(async (info) => {
+              await relay?.close();
+              ctx.log.info({ host, job: id, code: info.code, error: info.error }, 'packages finished');
+              if (info.code === 0) await saveWorld(ctx, s);
+            })
+            .catch((err: unknown) => {
+              void relay?.close();
+              ctx.log.error({ host, job: id, err: (err as Error).message }, 'packages failed');
+            });
+        },
+        cancel: () => void relay?.close(),
+      });
+      return { id, relayed };
+    },
+    'packages.audit': ({ host, limit }) => ({ hosts: ctx.relayAudit.summary(host, limit) }),
+  };
+}

@@ -1,0 +1,36 @@
+import type { RelayAuditRecord } from '../../protocol/packages.js';
+import type { RelayAudit } from '../relay/proxy.js';
+
+interface HostAudit {
+  fetches: number;
+  bytes: number;
+  refusals: number;
+  failures: number;
+  recent: RelayAuditRecord[];
+}
+
+/** Per host: counts since towerd started and the last `keep` records. In memory only: it is not a cache. */
+export class RelayAuditLog {
+  private readonly hosts = new Map<string, HostAudit>();
+
+  constructor(private readonly keep = 200) {}
+
+  record(a: RelayAudit, now = Date.now()): RelayAuditRecord {
+    let h = this.hosts.get(a.host);
+    if (!h) this.hosts.set(a.host, (h = { fetches: 0, bytes: 0, refusals: 0, failures: 0, recent: [] }));
+    if (a.kind === 'fetch' || a.kind === 'tunnel') h.fetches++;
+    if (a.kind === 'refused') h.refusals++;
+    if (a.kind === 'failed') h.failures++;
+    h.bytes += a.bytes;
+    const rec: RelayAuditRecord = { time: now, ...a };
+    h.recent.unshift(rec);
+    if (h.recent.length > this.keep) h.recent.length = this.keep;
+    return rec;
+  }
+
+  summary(host: string | undefined, limit: number) {
+    return [...this.hosts.entries()]
+      .filter(([name]) => !host || name === host)
+      .map(([name, h]) => ({ name, fetches: h.fetches, bytes: h.bytes, refusals: h.refusals, failures: h.failures, recent: h.recent.slice(0, limit) }));
+  }
+}

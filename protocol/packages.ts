@@ -1,0 +1,53 @@
+import * as z from 'zod/mini';
+import { HostName } from './host.js';
+
+/** apk package names as TowerOS accepted them, bounded; a leading letter or digit keeps them from being read as options. */
+export const PackageName = z.string().check(z.regex(/^[a-z0-9][a-z0-9+._-]{0,99}$/, 'an apk package name: lowercase letters, digits and + . _ -'));
+
+export const PackageAction = z.enum(['add', 'del', 'upgrade']);
+export type PackageAction = z.infer<typeof PackageAction>;
+
+export const RelayAuditRecord = z.object({
+  time: z.number(),
+  host: HostName,
+  kind: z.enum(['fetch', 'tunnel', 'refused', 'failed']),
+  method: z.string(),
+  target: z.string(),
+  status: z.optional(z.int()),
+  bytes: z.number(),
+  reason: z.optional(z.string()),
+});
+export type RelayAuditRecord = z.infer<typeof RelayAuditRecord>;
+
+export const packageMethods = {
+  'packages.run': {
+    description:
+      'apk add|del|upgrade on a host. Offline hosts go through the package relay (an allow-listed HTTP proxy reached over their own SSH connection, ' +
+      'opening upstream connections through the router); online hosts and the router go out directly. Like exec.run, the connection then carries ' +
+      "apk's output as binary frames until the exit frame; afterwards the host's world file is saved to ~/.local/tower/hosts/NAME/world.",
+    params: z
+      .strictObject({
+        host: HostName,
+        action: PackageAction,
+        packages: z.array(PackageName).check(z.maxLength(200)),
+        pty: z.optional(
+          z.strictObject({
+            rows: z.int().check(z.gte(1), z.lte(1000)),
+            cols: z.int().check(z.gte(1), z.lte(1000)),
+            term: z.string().check(z.regex(/^[A-Za-z0-9._+-]{1,64}$/)),
+          }),
+        ),
+      })
+      .check(z.refine((p) => p.action === 'upgrade' || p.packages.length > 0, 'add and del need at least one package')),
+    result: z.object({ id: z.string(), relayed: z.boolean() }),
+  },
+  'packages.audit': {
+    description: 'What the package relay fetched for each host and what it refused (most recent first), with counts.',
+    params: z.strictObject({ host: z.optional(HostName), limit: z._default(z.int().check(z.gte(1), z.lte(1000)), 50) }),
+    result: z.object({
+      hosts: z.array(
+        z.object({ name: HostName, fetches: z.int(), bytes: z.number(), refusals: z.int(), failures: z.int(), recent: z.array(RelayAuditRecord) }),
+      ),
+    }),
+  },
+} as const;

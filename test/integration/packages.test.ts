@@ -1,0 +1,140 @@
+// The package relay for real: an offline host whose firewall drops all egress installs from the lab's Alpine
+// repository (served as dl-cdn.alpinelinux.org in the lab internet) through towerd's relay and the router.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labDaemon, type LabDaemon } from '../helpers/labd.js';
+import { towerctl } from '../helpers/towerd.js';
+import { ALPINE_CDN, resolveOnHost } from '../lab/alpine/dns.js';
+import { installApkStandin } from '../lab/alpine/install.js';
+import { bigdataPackage, buildRepo, createSigningKey, exportPublicKey, helloPackages } from '../lab/alpine/repo.js';
+import { serveRepo, type RepoServer } from '../lab/alpine/serve.js';
+
+const root = process.getuid?.() === 0;
+/** A file's content, or null while it does not exist (the world file is saved just after apk exits). */
+const readOrNull = (p: string): string | null => {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
+};
+const ROOT = '/var/tmp/alpine'; // each lab host's own tmpfs: the stand-in installs there, never into the machine's /
+let t: LabDaemon;
+let server: RepoServer;
+const repoDir = mkdtempSync(join(tmpdir(), 'tower-pkg-repo-'));
+const keysDir = mkdtempSync(join(tmpdir(), 'tower-pkg-keys-'));
+
+/** What a host looks like from inside, for before/after comparisons: its own /etc files, firewall and listeners. */
+async function hostSnapshot(name: string): Promise<string> {
+  const r = await t.lab.execHost(name, ['sh', '-c', 'cat /etc/hosts /etc/resolv.conf; nft list ruleset; ss -Htln | sort']);
+  return r.stdout;
+}
+
+describe.skipIf(!root)('apk through the package relay', () => {
+  beforeAll(async () => {
+    const key = createSigningKey();
+    buildRepo({ dir: repoDir, branch: 'v3.19', packages: [...helloPackages('1.0-r0'), bigdataPackage(32 * 1024 * 1024)], key });
+    const pub = exportPublicKey(key, keysDir);
+    t = await labDaemon('p', { online: 1, offline: 1 }, { packages: { privilege: [], worldFile: `${ROOT}/etc/apk/world` } });
+    server = await serveRepo(t.lab, repoDir);
+    await resolveOnHost(t.lab, 'router'); // the router's sshd opens the relay's connections and resolves the CDN name
+    for (const h of ['off1', 'on1']) {
+      if (h === 'on1') await resolveOnHost(t.lab, 'on1');
+      await installApkStandin(t.lab, h, { root: ROOT, owner: 'tower' });
+      // the key goes in on stdin: hosts have a private /tmp, so they cannot read the test's files there
+      const setup = await t.lab.execHost(h, ['sh', '-c', `mkdir -p ${ROOT}/etc/apk/keys && printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories && cat > ${ROOT}/etc/apk/keys/${basename(pub)} && apk add --initdb >/dev/null`], { user: 'tower', input: readFileSync(pub, 'utf8') });
+      if (setup.code !== 0) throw new Error(`apk setup on ${h}: ${setup.stderr}`);
+    }
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await t?.close();
+    rmSync(repoDir, { recursive: true, force: true });
+    rmSync(keysDir, { recursive: true, force: true });
+  });
+
+  it('the offline host cannot reach the repository by itself', async () => {
+    const r = await towerctl(t.d, ['exec', 'off1', '--', 'apk', 'update']);
+    expect(r.code).not.toBe(0);
+    const direct = await t.lab.execHost('off1', ['python3', '-c', `import socket; socket.create_connection(('${t.lab.internetIp}', 80), timeout=2)`]);
+    expect(direct.code).not.toBe(0);
+  });
+
+  it('towerctl install on the offline host goes through the relay and the router; its world is saved', async () => {
+    const before = await hostSnapshot('off1');
+    const seen = server.requests().length;
+    const r = await towerctl(t.d, ['install', 'off1', 'hello']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stderr).toMatch(/off1 is offline: apk goes through the package relay/);
+    // index first, then the packages, all arriving from the router's side of the lab internet
+    const reqs = server.requests().slice(seen);
+    expect(reqs[0]).toMatch(/APKINDEX\.tar\.gz/);
+    expect(reqs.join('\n')).toMatch(/libhello-1\.0-r0\.apk[\s\S]*hello-1\.0-r0\.apk|hello-1\.0-r0\.apk[\s\S]*libhello/);
+    expect((await t.lab.execHost('off1', ['cat', `${ROOT}/usr/bin/hello`])).code).toBe(0);
+    try {
+      await expect.poll(() => readOrNull(join(t.lab.home, '.local/tower/hosts/off1/world')), { timeout: 3000 }).toBe('hello\n');
+    } catch (e) {
+      process.stderr.write('towerd log on failure:\n' + (await towerctl(t.d, ['logs', '-n', '14', '--level', 'debug'])).stdout + '\n');
+      throw e;
+    }
+    // the relay kept a record per fetch and left nothing behind on the host
+    const audit = JSON.parse((await towerctl(t.d, ['relay', 'off1', '--json'])).stdout) as { fetches: number; refusals: number; recent: { target: string }[] }[];
+    expect(audit[0]!.fetches).toBeGreaterThanOrEqual(3);
+    expect(audit[0]!.recent.map((x) => x.target).join(' ')).toContain(`http://${ALPINE_CDN}/v3.19/main/x86_64/APKINDEX.tar.gz`);
+    await expect.poll(() => hostSnapshot('off1'), { timeout: 3000 }).toBe(before);
+    // remove goes the same way
+    const del = await towerctl(t.d, ['remove', 'off1', 'hello']);
+    expect(del.code, del.stderr).toBe(0);
+    await expect.poll(() => readOrNull(join(t.lab.home, '.local/tower/hosts/off1/world')), { timeout: 3000 }).toBe('');
+  });
+
+  it('online hosts go out directly, without the relay', async () => {
+    const r = await towerctl(t.d, ['install', 'on1', 'hello']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/relay/);
+    try {
+      await expect.poll(() => readOrNull(join(t.lab.home, '.local/tower/hosts/on1/world')), { timeout: 3000 }).toBe('hello\n');
+    } catch (e) {
+      process.stderr.write('towerd log on failure:\n' + (await towerctl(t.d, ['logs', '-n', '12', '--level', 'debug'])).stdout + '\n');
+      throw e;
+    }
+  });
+
+  it('a repository host that is not allow-listed is refused and logged', async () => {
+    // the host's own repositories file names another server (the lab internet by address)
+    await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${t.lab.internetIp}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: 'tower' });
+    try {
+      const r = await towerctl(t.d, ['install', 'off1', 'hello']);
+      expect(r.code).not.toBe(0);
+      const audit = JSON.parse((await towerctl(t.d, ['relay', 'off1', '--json'])).stdout) as { refusals: number; recent: { kind: string; reason?: string }[] }[];
+      expect(audit[0]!.refusals).toBeGreaterThanOrEqual(1);
+      expect(audit[0]!.recent[0]).toMatchObject({ kind: 'refused', reason: `${t.lab.internetIp} is not an allowed repository host` });
+      const logs = await towerctl(t.d, ['logs', '--level', 'warn', '-n', '20']);
+      expect(logs.stdout).toMatch(/relay refused .*not an allowed repository host/);
+    } finally {
+      await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: 'tower' });
+    }
+  });
+
+  it('kill -9 of towerd in the middle of an install leaves the host exactly as before', async () => {
+    const before = await hostSnapshot('off1');
+    const { spawn } = await import('node:child_process');
+    const { TOWERCTL } = await import('../helpers/towerd.js');
+    const p = spawn(process.execPath, [TOWERCTL, 'install', 'off1', 'bigdata'], { env: t.d.env, stdio: 'ignore' });
+    // as soon as the relay is serving the big package, kill towerd without a chance to clean up
+    await expect.poll(() => server.requests().some((r) => r.includes('bigdata')), { timeout: 10_000, interval: 5 }).toBe(true);
+    t.d.proc.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
+    // the host's files, firewall and listeners come back to what they were (sshd drops the relay's listener)
+    const deadline = Date.now() + 5000;
+    let after = await hostSnapshot('off1');
+    while (after !== before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await hostSnapshot('off1');
+    }
+    expect(after).toBe(before);
+    expect((await t.lab.execHost('off1', ['test', '-e', `${ROOT}/usr/share/bigdata`])).code).not.toBe(0);
+  });
+});
