@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labUp, type RunningLab } from '../lab/lab.js';
 import { ALPINE_CDN, lookupOnHost, resolveOnHost, unresolveOnHost } from '../lab/alpine/dns.js';
-import { APK_STANDIN, installApkStandin } from '../lab/alpine/install.js';
+import { installApkStandin, standinOnHost } from '../lab/alpine/install.js';
 import { startRecordingProxy } from '../lab/alpine/recordingProxy.js';
 import { bigdataPackage, buildRepo, createSigningKey, helloPackages, type BuiltRepo, type SigningKey } from '../lab/alpine/repo.js';
 import { serveRepo, type RepoServer } from '../lab/alpine/serve.js';
@@ -55,7 +55,7 @@ describe.skipIf(process.getuid?.() !== 0)('alpine: apk v2 repository in the lab 
 
   /** The stand-in on a lab host, as root. */
   const apk = (args: string[], opts: { host?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) =>
-    lab.execHost(opts.host ?? 'on1', [APK_STANDIN, ...args], { env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 });
+    lab.execHost(opts.host ?? 'on1', [standinOnHost(lab, opts.host ?? 'on1'), ...args], { env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 });
   /** A root directory in on1's private /tmp, new for each use. */
   const freshRoot = (): string => `/tmp/apk-root-${++roots}`;
   const onHost = async (argv: string[], host = 'on1'): Promise<string> => {
@@ -116,7 +116,7 @@ describe.skipIf(process.getuid?.() !== 0)('alpine: apk v2 repository in the lab 
     for (const p of main.packages) expect(installed).toContain(`C:${p.checksum}\nP:${p.name}\nV:${p.version}\n`);
     expect(installed).toContain('F:usr/bin\nR:hello\na:0:0:755\n');
     // Tower's menu import lists a package's files like this (toweros-as-built §6.4).
-    expect(await onHost([APK_STANDIN, '--root', root, 'info', '-qL', 'hello'])).toBe('usr/bin/hello\nusr/share/applications/hello.desktop\n');
+    expect(await onHost([standinOnHost(lab, 'on1'), '--root', root, 'info', '-qL', 'hello'])).toBe('usr/bin/hello\nusr/share/applications/hello.desktop\n');
     console.log(`[alpine] apk add hello (index + 2 packages) from on1: ${elapsed} ms`);
   });
 

@@ -4,11 +4,28 @@
 // /usr/local/bin (so nothing there is hidden; /usr/local/bin is on the PATH of root, of ssh sessions and of
 // sudo), and /run/apk-standin/root names the default root. Without --root, the stand-in then installs
 // there instead of into the machine's shared / (which it refuses anyway on a non-Alpine system).
+import { chmodSync, cpSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from '../lab.js';
 
-/** Absolute path of the stand-in executable (usable from every lab host: they share the machine's files). */
+/** Absolute path of the stand-in executable in this checkout. */
 export const APK_STANDIN = fileURLToPath(new URL('./apk', import.meta.url));
+
+/**
+ * The stand-in's path inside a host. Hosts have a private /tmp, so a checkout under /tmp (a CI clone, say) is
+ * invisible to them; the host's boot folder (seen as /run/lab inside) is not: copy the stand-in there.
+ */
+export function standinOnHost(lab: Pick<Lab, 'host'>, host: string): string {
+  const boot = lab.host(host).bootDir;
+  const dest = join(boot, 'apk-standin');
+  cpSync(APK_STANDIN, join(dest, 'apk'));
+  cpSync(join(dirname(APK_STANDIN), 'standin'), join(dest, 'standin'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
+  // the login user runs it too
+  chmodSync(boot, 0o755);
+  chmodSync(dest, 0o755);
+  return '/run/lab/apk-standin/apk';
+}
 
 const DIR = '/run/apk-standin';
 
@@ -19,7 +36,7 @@ export interface StandinOptions {
   owner?: string;
 }
 
-export async function installApkStandin(lab: Pick<Lab, 'execHost'>, host: string, opts: StandinOptions): Promise<void> {
+export async function installApkStandin(lab: Pick<Lab, 'execHost' | 'host'>, host: string, opts: StandinOptions): Promise<void> {
   if (!opts.root.startsWith('/') || opts.root === '/') throw new Error(`installApkStandin: root must be an absolute path other than /, got '${opts.root}'`);
   if (opts.owner !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(opts.owner)) throw new Error(`installApkStandin: bad owner '${opts.owner}'`);
   const script = [
@@ -31,6 +48,6 @@ export async function installApkStandin(lab: Pick<Lab, 'execHost'>, host: string
     // Two lower layers and no upper one: a read-only union, nothing written to the machine's directory.
     `grep -q ' /usr/local/bin overlay ' /proc/self/mounts || mount -t overlay apk-standin -o lowerdir=${DIR}/bin:/usr/local/bin /usr/local/bin`,
   ].join('\n');
-  const r = await lab.execHost(host, ['sh', '-c', script, 'sh', APK_STANDIN, opts.root, opts.owner ?? ''], { timeoutMs: 5000 });
+  const r = await lab.execHost(host, ['sh', '-c', script, 'sh', standinOnHost(lab, host), opts.root, opts.owner ?? ''], { timeoutMs: 5000 });
   if (r.code !== 0) throw new Error(`cannot install the apk stand-in on ${host}: ${r.stderr.trim()}`);
 }
