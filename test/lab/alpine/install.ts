@@ -16,7 +16,7 @@ export const APK_STANDIN = fileURLToPath(new URL('./apk', import.meta.url));
  * The stand-in's path inside a host. Hosts have a private /tmp, so a checkout under /tmp (a CI clone, say) is
  * invisible to them; the host's boot folder (seen as /run/lab inside) is not: copy the stand-in there.
  */
-export function standinOnHost(lab: Pick<Lab, 'host'>, host: string): string {
+export function standinOnHost(lab: { host(name: string): { bootDir: string } }, host: string): string {
   const boot = lab.host(host).bootDir;
   const dest = join(boot, 'apk-standin');
   cpSync(APK_STANDIN, join(dest, 'apk'));
@@ -36,7 +36,7 @@ export interface StandinOptions {
   owner?: string;
 }
 
-export async function installApkStandin(lab: Pick<Lab, 'execHost' | 'host'>, host: string, opts: StandinOptions): Promise<void> {
+export async function installApkStandin(lab: Pick<Lab, 'execHost'> & { host(name: string): { bootDir: string } }, host: string, opts: StandinOptions): Promise<void> {
   if (!opts.root.startsWith('/') || opts.root === '/') throw new Error(`installApkStandin: root must be an absolute path other than /, got '${opts.root}'`);
   if (opts.owner !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(opts.owner)) throw new Error(`installApkStandin: bad owner '${opts.owner}'`);
   const script = [
