@@ -1,16 +1,7 @@
 import type { JobInfo } from '../protocol/index.js';
+import { bytesText } from '../daemon/util/bytes.js';
 
-/** 1.5 GiB, 12.0 MiB: binary units with one decimal, as the status line and the summary print sizes. */
-export function bytesText(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+export { bytesText };
 
 function clock(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));

@@ -2,6 +2,7 @@ import { readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Stats } from 'node:fs';
 import type { ProvisionTarget, TargetInfo } from '../../protocol/index.js';
+import { bytesText } from '../util/bytes.js';
 
 /**
  * Where a host image may be written. A device must be a whole block device that nothing uses: not mounted (any of its
@@ -153,16 +154,7 @@ async function deviceFacts(b: SysBlock): Promise<DeviceFacts> {
   };
 }
 
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
+export const humanBytes = bytesText;
 
 export interface CheckedTarget extends TargetInfo {
   /** for devices: the logical block size (reads with O_DIRECT must be multiples of it) */
