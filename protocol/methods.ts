@@ -34,7 +34,7 @@ export const Status = z.object({
   summary: z.object({
     total: z.int(),
     online: z.int(),
-    down: z.int().check(describe('hosts in any state other than online and unsupervised')),
+    down: z.int().check(describe('hosts in any state other than online, unsupervised and provisioning')),
   }),
 });
 export type Status = z.infer<typeof Status>;

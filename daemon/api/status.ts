@@ -7,7 +7,8 @@ export function statusApi(ctx: ApiContext): Implementation {
     status: () => {
       const hosts = ctx.registry.list().map((h) => ctx.states.info(h));
       const online = hosts.filter((h) => h.state === 'online').length;
-      const down = hosts.filter((h) => h.state !== 'online' && h.state !== 'unsupervised').length;
+      // a host being provisioned has not come up yet: it is not down
+      const down = hosts.filter((h) => !['online', 'unsupervised', 'provisioning'].includes(h.state)).length;
       return {
         daemon: { version: TOWER_VERSION, pid: process.pid, uptimeMs: Date.now() - ctx.startedAt.getTime() },
         registry: ctx.registry.getStatus(),
