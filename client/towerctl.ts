@@ -31,7 +31,43 @@ Environment:
   XDG_RUNTIME_DIR  the default socket is $XDG_RUNTIME_DIR/tower/towerd.sock
   NO_COLOR         no colours; FORCE_COLOR forces them`;
 
-export function buildProgram(): Command {
+/** Each command module with the top-level command names it registers, in help order. */
+const COMMANDS: [names: string[], register: (program: Command) => void][] = [
+  [['status'], status],
+  [['host'], host],
+  [['provision', 'deprovision', 'version'], provision],
+  [['exec', 'ssh', 'poweroff'], exec],
+  [['install', 'remove', 'upgrade', 'relay'], packages],
+  [['forward'], forward],
+  [['logs'], logs],
+  [['daemon'], daemon],
+  [['watch'], watch],
+  [['bar'], bar],
+  [['sway'], sway],
+  [['completion'], completion],
+];
+
+/**
+ * The command a command line names, if it is one of ours (skipping the global --socket option). Only that
+ * command's module is set up then: a status bar or shell calls towerctl often, and building every command's
+ * options and help text is most of its start-up work. Help, completion and unknown names get the whole tree.
+ */
+export function onlyCommand(argv: string[]): string | undefined {
+  const args = argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--socket') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--socket=')) continue;
+    if (a.startsWith('-')) return undefined;
+    return a === 'completion' || a === 'help' ? undefined : a;
+  }
+  return undefined;
+}
+
+export function buildProgram(only?: string): Command {
   const program = new Command('towerctl')
     .description('Control towerd, the Tower daemon: hosts, their state and logs.')
     .version(TOWER_VERSION, '-V, --version', 'print the version')
@@ -39,7 +75,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_HELP)
     .exitOverride();
-  for (const reg of [status, host, provision, exec, packages, forward, logs, daemon, watch, bar, sway, completion]) reg(program);
+  const wanted = only ? COMMANDS.filter(([names]) => names.includes(only)) : [];
+  for (const [, reg] of wanted.length ? wanted : COMMANDS) reg(program);
   // every subcommand exits through the same mapping of errors to codes
   const applyExitOverride = (cmd: Command) => {
     cmd.exitOverride();
@@ -55,7 +92,7 @@ function fail(code: number, message: string): number {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(onlyCommand(argv));
   try {
     await program.parseAsync(argv);
     // commands that pass a status through (exec, ssh) set it; the others succeed with 0
