@@ -1,6 +1,11 @@
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
+import type { Command } from 'commander';
+import type { ParamsIn } from '../protocol/index.js';
+import type { PtyRequest } from '../protocol/pty.js';
 import { StreamDecoder, StreamFrame, encodeFrame, type ExitInfo } from '../protocol/stream.js';
+import { socketPath } from './context.js';
+import { TowerClient } from './rpc.js';
 
 /**
  * The terminal side of a command running on a host: stdin to the command, its stdout/stderr to ours, terminal
@@ -64,4 +69,35 @@ export function exitStatus(e: ExitInfo): number {
     if (n) return 128 + n;
   }
   return 255;
+}
+
+/** The terminal to ask the host for: this one's size and $TERM (when it is a plain terminal name). */
+export function terminalRequest(): PtyRequest {
+  const term = process.env.TERM && /^[A-Za-z0-9._+-]{1,64}$/.test(process.env.TERM) ? process.env.TERM : 'xterm-256color';
+  return { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80, term };
+}
+
+/**
+ * Call a streaming method (exec.run, packages.run) with a terminal when `tty`, bridge the command to this
+ * process's stdio, and return the status to exit with. `onResult` sees the reply before the stream starts.
+ */
+export async function runOnStream<M extends 'exec.run' | 'packages.run'>(
+  cmd: Command,
+  method: M,
+  params: Omit<ParamsIn<M>, 'pty'>,
+  tty: boolean,
+  onResult: (result: { relayed?: boolean }) => void = () => undefined,
+): Promise<number> {
+  const client = await TowerClient.connect(socketPath(cmd));
+  let up;
+  try {
+    up = await client.upgrade(method, { ...params, ...(tty ? { pty: terminalRequest() } : {}) } as ParamsIn<M>);
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  onResult(up.result as { relayed?: boolean });
+  const info = await runStream(up.sock, up.rest, tty);
+  if (info.error) process.stderr.write(`towerctl: ${info.error}\n`);
+  return exitStatus(info);
 }

@@ -4,6 +4,7 @@ import { LogLevelName, LogRecord, RegistryStatus, Topic } from './events.js';
 import { ForwardInfo, OpenForwardParams } from './forwards.js';
 import { provisionMethods } from './provision.js';
 import { packageMethods } from './packages.js';
+import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
 const describe = z.describe;
@@ -141,13 +142,7 @@ export const methods = {
     params: z.strictObject({
       host: HostName,
       argv: z.array(z.string().check(z.maxLength(65_536))).check(z.maxLength(4096)),
-      pty: z.optional(
-        z.strictObject({
-          rows: z.int().check(z.gte(1), z.lte(1000)),
-          cols: z.int().check(z.gte(1), z.lte(1000)),
-          term: z.string().check(z.regex(/^[A-Za-z0-9._+-]{1,64}$/, 'a terminal name such as xterm-256color')),
-        }),
-      ),
+      pty: z.optional(PtyRequest),
     }),
     result: z.object({ id: z.string() }),
   },

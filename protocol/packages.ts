@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { HostName } from './host.js';
+import { PtyRequest } from './pty.js';
 
 /** apk package names as TowerOS accepted them, bounded; a leading letter or digit keeps them from being read as options. */
 export const PackageName = z.string().check(z.regex(/^[a-z0-9][a-z0-9+._-]{0,99}$/, 'an apk package name: lowercase letters, digits and + . _ -'));
@@ -30,13 +31,7 @@ export const packageMethods = {
         host: HostName,
         action: PackageAction,
         packages: z.array(PackageName).check(z.maxLength(200)),
-        pty: z.optional(
-          z.strictObject({
-            rows: z.int().check(z.gte(1), z.lte(1000)),
-            cols: z.int().check(z.gte(1), z.lte(1000)),
-            term: z.string().check(z.regex(/^[A-Za-z0-9._+-]{1,64}$/)),
-          }),
-        ),
+        pty: z.optional(PtyRequest),
       })
       .check(z.refine((p) => p.action === 'upgrade' || p.packages.length > 0, 'add and del need at least one package')),
     result: z.object({ id: z.string(), relayed: z.boolean() }),

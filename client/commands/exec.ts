@@ -1,26 +1,14 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../protocol/errors.js';
 import { UsageError, print, socketPath } from '../context.js';
-import { exitStatus, runStream } from '../exec-stream.js';
+import { runOnStream } from '../exec-stream.js';
 import { confirm } from '../prompt.js';
 import { TowerClient } from '../rpc.js';
 import { json } from '../render.js';
 
 /** Run argv (or the login shell) on a host through towerd and return the status to exit with. */
-async function runOnHost(cmd: Command, host: string, argv: string[], wantTty: boolean): Promise<number> {
-  const client = await TowerClient.connect(socketPath(cmd));
-  const tty = wantTty && process.stdin.isTTY === true;
-  const pty = tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80, term: process.env.TERM && /^[A-Za-z0-9._+-]{1,64}$/.test(process.env.TERM) ? process.env.TERM : 'xterm-256color' } : undefined;
-  let upgraded;
-  try {
-    upgraded = await client.upgrade('exec.run', { host, argv, ...(pty ? { pty } : {}) });
-  } catch (err) {
-    client.close();
-    throw err;
-  }
-  const info = await runStream(upgraded.sock, upgraded.rest, tty);
-  if (info.error) process.stderr.write(`towerctl: ${info.error}\n`);
-  return exitStatus(info);
+function runOnHost(cmd: Command, host: string, argv: string[], wantTty: boolean): Promise<number> {
+  return runOnStream(cmd, 'exec.run', { host, argv }, wantTty && process.stdin.isTTY === true);
 }
 
 export function register(program: Command): void {

@@ -1,26 +1,15 @@
 import type { Command } from 'commander';
 import type { PackageAction } from '../../protocol/packages.js';
-import { UsageError, print, socketPath, withClient } from '../context.js';
-import { exitStatus, runStream } from '../exec-stream.js';
-import { TowerClient } from '../rpc.js';
+import { UsageError, print, withClient } from '../context.js';
+import { runOnStream } from '../exec-stream.js';
 import { json, table } from '../render.js';
 
 /** Run one apk action on one host, streaming apk's output (its own progress bar on a terminal); returns apk's status. */
-async function runApk(cmd: Command, host: string, action: PackageAction, packages: string[]): Promise<number> {
-  const client = await TowerClient.connect(socketPath(cmd));
+function runApk(cmd: Command, host: string, action: PackageAction, packages: string[]): Promise<number> {
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const pty = tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80, term: 'xterm-256color' } : undefined;
-  let up;
-  try {
-    up = await client.upgrade('packages.run', { host, action, packages, ...(pty ? { pty } : {}) });
-  } catch (err) {
-    client.close();
-    throw err;
-  }
-  if (up.result.relayed) process.stderr.write(`${host} is offline: apk goes through the package relay (router)\n`);
-  const info = await runStream(up.sock, up.rest, tty);
-  if (info.error) process.stderr.write(`towerctl: ${info.error}\n`);
-  return exitStatus(info);
+  return runOnStream(cmd, 'packages.run', { host, action, packages }, tty, (r) => {
+    if (r.relayed) process.stderr.write(`${host} is offline: apk goes through the package relay (router)\n`);
+  });
 }
 
 const AFTER = `

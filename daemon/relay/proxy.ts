@@ -1,5 +1,6 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { splice } from '../forwards/splice.js';
 import { checkUpstream, parseAuthority, type RelayRule } from './policy.js';
 
 /** One line of the relay's audit trail: what a host fetched or was refused. Never the payload. */
@@ -120,19 +121,10 @@ export class RelayProxy {
       return;
     }
     let bytes = 0;
-    upstream.on('data', (b: Buffer) => (bytes += b.length));
     sock.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length) upstream.write(head);
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      sock.destroy();
-      upstream.destroy();
-      this.opts.audit({ host: this.opts.hostName, kind: 'tunnel', method: 'CONNECT', target, bytes });
-    };
-    upstream.on('error', finish).on('close', finish);
-    sock.on('close', finish);
-    sock.pipe(upstream).pipe(sock);
+    splice(sock, upstream, { toHost: () => undefined, fromHost: (n) => (bytes += n) }, () =>
+      this.opts.audit({ host: this.opts.hostName, kind: 'tunnel', method: 'CONNECT', target, bytes }),
+    );
   }
 }
