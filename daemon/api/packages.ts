@@ -48,9 +48,10 @@ export function packagesApi(ctx: ApiContext): Implementation {
         start: (sock, rest) => {
           runStreamed(s, argv, ptyOptions(pty), sock, rest)
             .then(async (info) => {
-              await relay?.close();
               ctx.log.info({ host, job: id, code: info.code, error: info.error }, 'packages finished');
-              if (info.code === 0) await saveWorld(ctx, s);
+              // the world file is read over the host's own connection: it does not wait for the relay to close
+              if (info.code === 0) await saveWorld(ctx, s).finally(() => relay?.close());
+              else await relay?.close();
             })
             .catch((err: unknown) => {
               void relay?.close();

@@ -36,6 +36,8 @@ export interface RpcServerOptions {
   maxInFlight?: number;
   /** bytes of frames of one connection being handled at once; reading pauses above this */
   maxInFlightBytes?: number;
+  /** bytes of frames of all connections being handled at once; every reader pauses above this */
+  maxTotalInFlightBytes?: number;
   maxConnections?: number;
 }
 
@@ -79,6 +81,9 @@ export class RpcServer {
   private readonly rpc = new JSONRPCServer<Connection>({ errorListener: () => undefined });
   private readonly conns = new Set<Conn>();
   private nextId = 1;
+  /** frames being handled across all connections, bounded so many clients together cannot grow the daemon */
+  private totalInFlightBytes = 0;
+  private readonly waiting = new Set<() => void>();
   private readonly opts: Required<RpcServerOptions>;
 
   constructor(
@@ -91,6 +96,7 @@ export class RpcServer {
       maxQueuedBytes: opts.maxQueuedBytes ?? 16 * 1024 * 1024,
       maxInFlight: opts.maxInFlight ?? 64,
       maxInFlightBytes: opts.maxInFlightBytes ?? 4 * 1024 * 1024,
+      maxTotalInFlightBytes: opts.maxTotalInFlightBytes ?? 8 * 1024 * 1024,
       maxConnections: opts.maxConnections ?? 512,
     };
     for (const [name, handler] of Object.entries(handlers)) {
@@ -129,7 +135,14 @@ export class RpcServer {
     conn.decoder = decoder;
     let inFlight = 0;
     let inFlightBytes = 0;
-    const busy = () => inFlight >= this.opts.maxInFlight || inFlightBytes >= this.opts.maxInFlightBytes;
+    const busy = () =>
+      inFlight >= this.opts.maxInFlight || inFlightBytes >= this.opts.maxInFlightBytes || this.totalInFlightBytes >= this.opts.maxTotalInFlightBytes;
+    const resume = () => {
+      if (!busy() && !conn.closed && !conn.upgraded) {
+        this.waiting.delete(resume);
+        sock.resume();
+      }
+    };
     const onData = (chunk: Buffer) => {
       const frames = decoder.push(chunk);
       if (frames === 'overflow') {
@@ -141,11 +154,17 @@ export class RpcServer {
       for (const frame of frames) {
         inFlight++;
         inFlightBytes += frame.length;
-        if (busy()) sock.pause();
+        this.totalInFlightBytes += frame.length;
+        if (busy()) {
+          sock.pause();
+          this.waiting.add(resume);
+        }
         void this.handleFrame(frame, conn).finally(() => {
           inFlight--;
           inFlightBytes -= frame.length;
-          if (!busy() && !conn.closed && !conn.upgraded) sock.resume();
+          this.totalInFlightBytes -= frame.length;
+          // memory was freed: connections paused for the shared limit may read again
+          for (const r of [...this.waiting]) r();
         });
       }
     };
@@ -154,6 +173,7 @@ export class RpcServer {
     sock.on('error', (err) => this.log.debug({ conn: conn.id, err: err.message }, 'client socket error'));
     sock.on('close', () => {
       conn.markClosed();
+      this.waiting.delete(resume);
       this.conns.delete(conn);
     });
   }
