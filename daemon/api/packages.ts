@@ -13,9 +13,11 @@ import type { ApiContext } from './context.js';
 /** After a change, keep the host's list of explicitly installed packages where TowerOS kept it. */
 async function saveWorld(ctx: ApiContext, s: HostSession): Promise<void> {
   const file = ctx.settings().packages.worldFile;
-  const r = await runCaptured(s, ['cat', file], 10_000);
+  // a read that ends without an exit status (seen now and then right after apk, cause not yet known) is tried again
+  let r = await runCaptured(s, ['cat', file], 10_000);
+  for (let i = 0; i < 2 && r.code === null && s.connection; i++) r = await runCaptured(s, ['cat', file], 10_000);
   if (r.code !== 0) {
-    ctx.log.warn({ host: s.host.name, file }, 'could not read the world file');
+    ctx.log.warn({ host: s.host.name, file, code: r.code, stderr: r.stderr }, 'could not read the world file');
     return;
   }
   // one package name per line; anything else is not a world file and is not stored

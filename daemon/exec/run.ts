@@ -32,6 +32,8 @@ export interface Captured {
   /** null when the connection closed before the command reported a status */
   code: number | null;
   stdout: string;
+  /** the start of stderr, for error messages */
+  stderr: string;
 }
 
 /**
@@ -48,15 +50,29 @@ export function runCaptured(s: HostSession, argv: string[], timeoutMs: number, m
           const chunks: Buffer[] = [];
           let size = 0;
           const timer = setTimeout(() => ch.close(), timeoutMs);
-          ch.on('exit', (c: number | null) => (code = c));
+          let exited: (() => void) | undefined;
+          ch.on('exit', (c: number | null) => {
+            code = c;
+            exited?.();
+          });
           ch.on('data', (b: Buffer) => {
             if (size < maxBytes) chunks.push(b.subarray(0, maxBytes - size));
             size += b.length;
           });
-          ch.stderr.resume();
+          let err = '';
+          ch.stderr.on('data', (b: Buffer) => {
+            if (err.length < 1000) err += b.toString('utf8');
+          });
+          const done = () => resolve({ code, stdout: Buffer.concat(chunks).toString('utf8'), stderr: err.slice(0, 1000) });
           ch.on('close', () => {
             clearTimeout(timer);
-            resolve({ code, stdout: Buffer.concat(chunks).toString('utf8') });
+            if (code !== null) return done();
+            // seen here: ssh2 can report the channel closed just before the exit status it already received
+            const grace = setTimeout(done, 200);
+            exited = () => {
+              clearTimeout(grace);
+              done();
+            };
           });
           ch.end();
         }, reject);
