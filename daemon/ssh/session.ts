@@ -7,6 +7,7 @@ import type { Liveness } from '../hoststate.js';
 import type { Logger } from '../log.js';
 import type { Host } from '../registry/registry.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { tickerFor } from './ticker.js';
 import { checkHostKey, noPinnedKey, pinnedKeys, type PinnedKeys } from './hostkey.js';
 
 const { Client, utils } = ssh2;
@@ -58,7 +59,7 @@ export class HostSession extends EventEmitter<SessionEvents> {
   private client: SshClient | undefined;
   private sock: Socket | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
+  private stopProbes: (() => void) | undefined;
   private probeDeadline: NodeJS.Timeout | undefined;
   private stopped = false;
   private attemptId = 0;
@@ -290,43 +291,45 @@ export class HostSession extends EventEmitter<SessionEvents> {
    */
   private startKeepalive(client: SshClient, id: number): void {
     const { intervalMs, timeoutMs } = this.opts.keepalive;
-    const arm = () => {
-      clearTimeout(this.probeDeadline);
-      this.probeDeadline = setTimeout(() => {
-        if (id !== this.attemptId) return;
-        this.log.debug({ host: this.host.name, timeoutMs }, 'keepalive timed out');
-        this.lostWith = `no keepalive reply within ${timeoutMs} ms`;
-        client.destroy();
-      }, timeoutMs);
-    };
+    clearTimeout(this.probeDeadline);
+    // one timer for the session's lifetime, pushed back by each reply (refresh() allocates nothing)
+    const deadline = setTimeout(() => {
+      if (id !== this.attemptId) return;
+      this.log.debug({ host: this.host.name, timeoutMs }, 'keepalive timed out');
+      this.lostWith = `no keepalive reply within ${timeoutMs} ms`;
+      client.destroy();
+    }, timeoutMs);
+    this.probeDeadline = deadline;
     let outstanding = false;
+    let sent = 0;
+    const onReply = () => {
+      outstanding = false;
+      if (id !== this.attemptId || this.liveness.state !== 'online') return;
+      deadline.refresh();
+      const rttMs = Math.round((performance.now() - sent) * 100) / 100;
+      this.liveness = { ...this.liveness, rttMs, lastContact: new Date().toISOString() };
+      this.emit('state', this.liveness);
+    };
     const probe = () => {
       if (outstanding) return; // the deadline covers a probe that never comes back
       outstanding = true;
-      const sent = performance.now();
+      sent = performance.now();
       try {
         // cancelling a forward that does not exist: the server answers at once with a failure, which is all we need
-        client.unforwardIn('127.0.0.1', 0, () => {
-          outstanding = false;
-          if (id !== this.attemptId || this.liveness.state !== 'online') return;
-          arm();
-          const rttMs = Math.round((performance.now() - sent) * 100) / 100;
-          this.liveness = { ...this.liveness, rttMs, lastContact: new Date().toISOString() };
-          this.emit('state', this.liveness);
-        });
+        client.unforwardIn('127.0.0.1', 0, onReply);
       } catch {
         // the socket is already closing; 'close' follows
       }
     };
-    arm();
     probe();
-    this.probeTimer = setInterval(probe, intervalMs);
+    // all sessions with the same interval probe in the same tick (ssh/ticker.ts)
+    this.stopProbes = tickerFor(intervalMs).add(probe);
   }
 
   private stopKeepalive(): void {
-    clearInterval(this.probeTimer);
+    this.stopProbes?.();
     clearTimeout(this.probeDeadline);
-    this.probeTimer = undefined;
+    this.stopProbes = undefined;
     this.probeDeadline = undefined;
   }
 
