@@ -1,8 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { ForwardManager } from '../forwards/manager.js';
 import type { Logger } from '../log.js';
 import { RelayProxy, type RelayAudit } from '../relay/proxy.js';
 import type { RelayRule } from '../relay/policy.js';
@@ -20,16 +16,18 @@ export interface OpenRelay {
   close(): Promise<void>;
 }
 
+/** The host must bind the relay's port within this. */
+const LISTEN_TIMEOUT_MS = 5000;
+
 /**
- * The package relay for one offline host while one of its package commands runs: a proxy on a private Unix socket
- * here, reached by the host through a remote forward on its own SSH connection (a port the host's sshd picked on its
- * loopback), opening each upstream connection as a direct-tcpip channel over the router's connection.
+ * The package relay for one offline host while one of its package commands runs: a remote forward on the host's
+ * own SSH connection (a port its sshd picks on its loopback) whose channels go straight into the relay proxy
+ * here, with no socket in between; each upstream connection is a direct-tcpip channel over the router's
+ * connection.
  */
 export class RelayManager {
   constructor(
     private readonly supervisor: () => Supervisor | undefined,
-    private readonly forwards: ForwardManager,
-    private readonly runtimeDir: string,
     private readonly settings: () => RelaySettings,
     private readonly audit: RelayAuditLog,
     private readonly log: Logger,
@@ -50,7 +48,9 @@ export class RelayManager {
   }
 
   async open(hostName: string): Promise<OpenRelay> {
-    const path = join(this.runtimeDir, `relay-${hostName}-${randomBytes(4).toString('hex')}.sock`);
+    const session = this.supervisor()?.get(hostName);
+    const client = session?.connection;
+    if (!session || !client) throw new Error(`${hostName} is not connected`);
     const proxy = new RelayProxy({
       hostName,
       rules: () => this.settings().allow,
@@ -64,51 +64,40 @@ export class RelayManager {
         else this.log.info(fields, a.kind === 'tunnel' ? 'relay tunnel' : 'relay fetch');
       },
     });
-    await new Promise<void>((resolve, reject) => {
-      proxy.server.once('error', reject);
-      const old = process.umask(0o177);
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the relay could not listen on ${hostName}: no answer within ${LISTEN_TIMEOUT_MS} ms`)), LISTEN_TIMEOUT_MS);
       try {
-        proxy.server.listen(path, () => resolve());
-      } finally {
-        process.umask(old);
+        client.forwardIn('127.0.0.1', 0, (err, assigned) => {
+          clearTimeout(timer);
+          if (err) reject(new Error(`the relay could not listen on ${hostName}: ${err.message}`));
+          else resolve(assigned);
+        });
+      } catch (err) {
+        clearTimeout(timer);
+        reject(new Error(`the relay could not listen on ${hostName}: ${(err as Error).message}`));
       }
     });
-    await chmod(path, 0o600);
-    const closeProxy = async () => {
-      // close() waits for open connections (apk keeps its connection alive): end them first
-      const closed = new Promise<boolean>((r) => proxy.server.close(() => r(true)));
-      proxy.server.closeAllConnections();
-      // a connection stuck in a tunnel must not hold up what follows (saving the world file)
-      const timer = new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref());
-      if (!(await Promise.race([closed, timer]))) this.log.warn({ host: hostName }, 'relay connections still open after 2 s; closing anyway');
-      await unlink(path).catch(() => undefined);
-    };
-    let fwdId: string | undefined;
-    try {
-      const f = await this.forwards.open({ host: hostName, direction: 'remote', listen: { tcp: { host: '127.0.0.1', port: 0 } }, connect: { unix: path } });
-      fwdId = f.id;
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const info = this.forwards.list(hostName).find((x) => x.id === fwdId);
-        if (info?.state === 'active' && 'tcp' in info.listen && info.listen.tcp.port > 0) {
-          const url = `http://127.0.0.1:${info.listen.tcp.port}`;
-          this.log.info({ host: hostName, url }, 'relay open');
-          return {
-            url,
-            close: async () => {
-              await this.forwards.close(fwdId!).catch(() => undefined);
-              await closeProxy();
-              this.log.info({ host: hostName }, 'relay closed');
-            },
-          };
+    // only connections to that port on the host's loopback reach the proxy; the session refuses anything else
+    session.onIncomingTcp('127.0.0.1', port, (_info, accept) => {
+      const ch = accept();
+      session.trackChannel(ch);
+      proxy.handle(ch);
+    });
+    const url = `http://127.0.0.1:${port}`;
+    this.log.info({ host: hostName, url }, 'relay open');
+    return {
+      url,
+      close: () => {
+        session.onIncomingTcp('127.0.0.1', port, undefined);
+        try {
+          client.unforwardIn('127.0.0.1', port);
+        } catch {
+          // the connection is already closing, and with it the host's listener
         }
-        if (Date.now() > deadline) throw new Error(`the relay could not listen on ${hostName}: ${info?.lastError ?? 'no answer'}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    } catch (err) {
-      if (fwdId) await this.forwards.close(fwdId).catch(() => undefined);
-      await closeProxy();
-      throw err;
-    }
+        proxy.closeAll();
+        this.log.info({ host: hostName }, 'relay closed');
+        return Promise.resolve();
+      },
+    };
   }
 }

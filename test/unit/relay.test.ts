@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createServer as createHttp, type Server } from 'node:http';
-import { connect, createServer as createTcp, type AddressInfo } from 'node:net';
+import { connect, createServer as createTcp, type AddressInfo, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RelayProxy, type RelayAudit } from '../../daemon/relay/proxy.js';
@@ -9,6 +10,16 @@ import { checkUpstream, parseAuthority } from '../../daemon/relay/policy.js';
 const run = promisify(execFile);
 let upstream: Server;
 let tlsLike: ReturnType<typeof createTcp>;
+let rawUp: ReturnType<typeof createTcp>;
+let rawPort = 0;
+/** an HTTP/1.1 server that keeps connections, answers the first request on each and drops the connection at the second */
+let flaky: ReturnType<typeof createTcp>;
+let flakyPort = 0;
+let flakyConnections = 0;
+let upstreamConnections = 0;
+/** the last request the upstream saw: its target and header fields */
+let seen: { url: string; headers: Record<string, string | string[] | undefined> } | undefined;
+const CHUNKS = ['a'.repeat(1000), 'b'.repeat(70_000), 'c'];
 let proxy: RelayProxy;
 let upPort = 0;
 let tunnelPort = 0;
@@ -19,6 +30,19 @@ const BODY = Buffer.alloc(256 * 1024, 7);
 beforeAll(async () => {
   // the "internet": a repository over HTTP and a TLS-like echo service for CONNECT
   upstream = createHttp((req, res) => {
+    seen = { url: req.url ?? '', headers: req.headers };
+    if (req.url === '/chunked') {
+      // no length: Node sends a chunked body to HTTP/1.1 requests
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      let i = 0;
+      const next = () => (i < CHUNKS.length ? res.write(CHUNKS[i++], () => setTimeout(next, 2)) : res.end());
+      return next();
+    }
+    if (req.url === '/truncated') {
+      res.writeHead(200, { 'content-length': 1000 });
+      res.write('x'.repeat(10), () => res.socket?.destroy());
+      return;
+    }
     if (req.url === '/v3.19/main/x86_64/APKINDEX.tar.gz') {
       res.writeHead(200, { 'content-length': BODY.length, 'x-seen-host': req.headers.host ?? '' });
       return res.end(BODY);
@@ -26,12 +50,22 @@ beforeAll(async () => {
     res.writeHead(404).end();
   }).listen(0, '127.0.0.1');
   tlsLike = createTcp((s) => s.pipe(s)).listen(0, '127.0.0.1');
-  await Promise.all([new Promise((r) => upstream.once('listening', r)), new Promise((r) => tlsLike.once('listening', r))]);
+  // an HTTP/1.0 server whose answers end when it closes the connection
+  rawUp = createTcp((s) => s.once('data', () => s.end('HTTP/1.0 200 OK\r\nServer: old\r\n\r\n' + 'z'.repeat(5000)))).listen(0, '127.0.0.1');
+  flaky = createTcp((s) => {
+    flakyConnections++;
+    let n = 0;
+    s.on('data', () => (++n === 1 ? s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok') : s.destroy()));
+  }).listen(0, '127.0.0.1');
+  upstream.on('connection', () => upstreamConnections++);
+  await Promise.all([upstream, tlsLike, rawUp, flaky].map((x) => new Promise((r) => x.once('listening', r))));
+  flakyPort = (flaky.address() as AddressInfo).port;
   upPort = (upstream.address() as AddressInfo).port;
   tunnelPort = (tlsLike.address() as AddressInfo).port;
+  rawPort = (rawUp.address() as AddressInfo).port;
   proxy = new RelayProxy({
     hostName: 'vault',
-    rules: () => [{ host: 'repo.test', ports: [upPort, tunnelPort] }],
+    rules: () => [{ host: 'repo.test', ports: [upPort, tunnelPort, rawPort, flakyPort] }],
     allowConnect: () => true,
     // the router resolves names: here repo.test is the local upstream, anything else does not exist
     dial: (host, port) =>
@@ -49,10 +83,13 @@ beforeAll(async () => {
 afterAll(() => {
   upstream.close();
   tlsLike.close();
+  rawUp.close();
+  flaky.close();
   proxy.server.close();
 });
 beforeEach(() => {
   audits.length = 0;
+  seen = undefined;
 });
 
 /** Real curl through the relay, as apk would go through http_proxy. */
@@ -60,6 +97,70 @@ async function curl(args: string[]): Promise<{ code: string; body: string }> {
   const r = await run('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', '--proxy', `http://127.0.0.1:${proxyPort}`, ...args], { encoding: 'latin1', maxBuffer: 4 << 20 });
   const i = r.stdout.lastIndexOf('\n');
   return { body: r.stdout.slice(0, i), code: r.stdout.slice(i + 1) };
+}
+
+/** Two joined streams: what is written to one is read from the other, one chunk per write. */
+function pair(): { proxySide: Duplex; peer: Duplex } {
+  const make = (other: () => Duplex) => {
+    let eof = false;
+    const end = () => {
+      if (!eof) {
+        eof = true;
+        other().push(null);
+      }
+    };
+    return new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        other().push(chunk);
+        cb();
+      },
+      final(cb) {
+        end();
+        cb();
+      },
+      destroy(err, cb) {
+        end();
+        cb(err);
+      },
+    });
+  };
+  const a: Duplex = make(() => b);
+  const b: Duplex = make(() => a);
+  return { proxySide: a, peer: b };
+}
+
+/** Everything a stream yields until it ends or closes. */
+function collect(s: Duplex | Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    s.on('data', (d: Buffer) => parts.push(d));
+    s.once('end', () => resolve(Buffer.concat(parts)));
+    s.once('close', () => resolve(Buffer.concat(parts)));
+    s.once('error', () => undefined);
+  });
+}
+
+/** A raw TCP conversation with the proxy: the bytes sent, optionally a half-close, everything answered. */
+async function raw(text: string, opts: { end?: boolean } = {}): Promise<string> {
+  const s = connect(proxyPort, '127.0.0.1');
+  const got = collect(s);
+  s.write(text, 'latin1');
+  if (opts.end) s.end();
+  return (await got).toString('latin1');
+}
+
+/** Decode a chunked body (for checking what the proxy passed on). */
+function unchunk(text: string): string {
+  let out = '';
+  let rest = text;
+  for (;;) {
+    const nl = rest.indexOf('\r\n');
+    const n = parseInt(rest.slice(0, nl), 16);
+    if (!n) return out;
+    out += rest.slice(nl + 2, nl + 2 + n);
+    rest = rest.slice(nl + 2 + n + 2);
+  }
 }
 
 describe('package relay', () => {
@@ -112,6 +213,117 @@ describe('package relay', () => {
     failing.server.close();
     expect(r.stdout).toMatch(/could not reach down\.test: router is offline\n+502$/);
     expect(audits[0]).toMatchObject({ kind: 'failed', reason: 'router is offline' });
+  });
+
+  it('reads a request head that arrives byte by byte, and answers pipelined requests in order on one connection', async () => {
+    const { proxySide, peer } = pair();
+    proxy.handle(proxySide);
+    const got = collect(peer);
+    const index = `http://repo.test:${upPort}/v3.19/main/x86_64/APKINDEX.tar.gz`;
+    for (const ch of `GET ${index} HTTP/1.1\r\nHost: repo.test\r\n\r\n`) peer.write(ch);
+    // two more in one chunk, before the first is answered
+    peer.write(`HEAD ${index} HTTP/1.1\r\nHost: repo.test\r\n\r\nGET http://repo.test:${upPort}/chunked HTTP/1.1\r\nConnection: close\r\n\r\n`);
+    const text = (await got).toString('latin1');
+    const h1 = text.indexOf('\r\n\r\n') + 4;
+    expect(text.slice(0, h1)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*content-length: 262144\r\n[\s\S]*connection: keep-alive\r\n\r\n$/);
+    expect(Buffer.from(text.slice(h1, h1 + BODY.length), 'latin1').equals(BODY)).toBe(true);
+    const second = text.slice(h1 + BODY.length);
+    const h2 = second.indexOf('\r\n\r\n') + 4;
+    // HEAD: the length of the body it would have, and no body
+    expect(second.slice(0, h2)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*content-length: 262144\r\n/);
+    const third = second.slice(h2);
+    const h3 = third.indexOf('\r\n\r\n') + 4;
+    expect(third.slice(0, h3)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*transfer-encoding: chunked\r\n[\s\S]*connection: close\r\n\r\n$/);
+    expect(unchunk(third.slice(h3))).toBe(CHUNKS.join(''));
+    // audit sizes are payload bytes: the content length, nothing for HEAD, the chunks without their framing
+    expect(audits.map((a) => [a.kind, a.method, a.status, a.bytes])).toEqual([
+      ['fetch', 'GET', 200, BODY.length],
+      ['fetch', 'HEAD', 200, 0],
+      ['fetch', 'GET', 200, CHUNKS.join('').length],
+    ]);
+    // the proxy ended its side after the `Connection: close` answer; once the client ends too, nothing is left
+    peer.end();
+    await expect.poll(() => proxy.connections).toBe(0);
+  });
+
+  it('keeps the connection between requests (curl reuses it), and the upstream connection with it', async () => {
+    const url = `http://repo.test:${upPort}/v3.19/main/x86_64/APKINDEX.tar.gz`;
+    const before = upstreamConnections;
+    const r = await run('curl', ['-s', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{num_connects} %{size_download}\n', '--proxy', `http://127.0.0.1:${proxyPort}`, url, url], { encoding: 'utf8' });
+    expect(r.stdout).toBe(`1 ${BODY.length}\n0 ${BODY.length}\n`);
+    expect(upstreamConnections - before).toBe(1);
+    expect(audits.map((a) => [a.kind, a.bytes])).toEqual([
+      ['fetch', BODY.length],
+      ['fetch', BODY.length],
+    ]);
+  });
+
+  it('sends a request again on a new upstream connection when the kept one is dropped before answering', async () => {
+    const url = `http://repo.test:${flakyPort}/x`;
+    const before = flakyConnections;
+    const r = await run('curl', ['-s', '-w', ' %{http_code}\n', '--proxy', `http://127.0.0.1:${proxyPort}`, url, url, url], { encoding: 'utf8' });
+    expect(r.stdout).toBe('ok 200\nok 200\nok 200\n');
+    expect(flakyConnections - before).toBe(3);
+    expect(audits.map((a) => [a.kind, a.bytes])).toEqual([
+      ['fetch', 2],
+      ['fetch', 2],
+      ['fetch', 2],
+    ]);
+  });
+
+  it('passes a GET on in origin-form, without the fields of this hop', async () => {
+    const text = await raw(
+      `GET http://repo.test:${upPort}/echo?q=1 HTTP/1.1\r\nHost: elsewhere.test\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: Basic eDp5\r\nConnection: close, X-Private\r\nX-Private: secret\r\nKeep-Alive: 5\r\nAccept: */*\r\n\r\n`,
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    expect(seen?.url).toBe('/echo?q=1');
+    expect(seen?.headers).toEqual({ host: `repo.test:${upPort}`, accept: '*/*', connection: 'close' });
+    expect(audits).toEqual([{ host: 'vault', kind: 'fetch', method: 'GET', target: `http://repo.test:${upPort}/echo?q=1`, status: 404, bytes: 0 }]);
+  });
+
+  it('refuses a request head over 16 KiB with 431', async () => {
+    const text = await raw(`GET http://repo.test:${upPort}/x HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}`);
+    expect(text).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n[\s\S]*larger than 16384 bytes/);
+    expect(audits).toEqual([expect.objectContaining({ kind: 'refused', reason: 'the head is larger than 16384 bytes' })]);
+  });
+
+  it.each([
+    ['PUT', (p: number) => `PUT http://repo.test:${p}/x HTTP/1.1\r\nContent-Length: 1\r\n\r\nx`, 403, /only GET and HEAD are relayed/],
+    ['a lower-case get', (p: number) => `get http://repo.test:${p}/x HTTP/1.1\r\n\r\n`, 403, /only GET and HEAD are relayed/],
+    ['a method that is not a token', (p: number) => `G@T http://repo.test:${p}/x HTTP/1.1\r\n\r\n`, 400, /not an HTTP\/1\.x request line/],
+    ['HTTP/2 on the request line', (p: number) => `GET http://repo.test:${p}/x HTTP/2.0\r\n\r\n`, 400, /not an HTTP\/1\.x request line/],
+    ['a folded header line', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nA: 1\r\n 2\r\n\r\n`, 400, /folded/],
+    ['a GET with a body', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello`, 400, /request bodies are not relayed/],
+    ['a chunked GET', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400, /request bodies are not relayed/],
+    ['ftp', () => `GET ftp://repo.test/x HTTP/1.1\r\n\r\n`, 403, /ftp: is not relayed/],
+    ['credentials in the URL', (p: number) => `GET http://me:pw@repo.test:${p}/x HTTP/1.1\r\n\r\n`, 403, /credentials in URLs are not relayed/],
+  ])('refuses %s with the right status, and records it', async (_what, req, status, why) => {
+    const text = await raw(req(upPort));
+    expect(text.slice(0, 12)).toBe(`HTTP/1.1 ${status}`);
+    expect(text).toMatch(why);
+    expect(text).toMatch(/\r\nconnection: close\r\n/);
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({ kind: 'refused', bytes: 0, reason: expect.stringMatching(why) });
+    expect(seen).toBeUndefined();
+  });
+
+  it('relays answers that end when the upstream closes, and counts their bytes', async () => {
+    const r = await curl([`http://repo.test:${rawPort}/old`]);
+    expect(r.code).toBe('200');
+    expect(r.body).toBe('z'.repeat(5000));
+    expect(audits).toEqual([{ host: 'vault', kind: 'fetch', method: 'GET', target: `http://repo.test:${rawPort}/old`, status: 200, bytes: 5000 }]);
+  });
+
+  it('cuts the connection when the upstream breaks off an answer, and records what got through', async () => {
+    const text = await raw(`GET http://repo.test:${upPort}/truncated HTTP/1.1\r\n\r\n`);
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*content-length: 1000\r\n[\s\S]*\r\n\r\nx{10}$/);
+    await expect.poll(() => audits).toEqual([expect.objectContaining({ kind: 'failed', bytes: 10, reason: 'the upstream closed before the end of its answer' })]);
+  });
+
+  it('answers a client that half-closes after its request', async () => {
+    const text = await raw(`GET http://repo.test:${upPort}/v3.19/main/x86_64/APKINDEX.tar.gz HTTP/1.1\r\n\r\n`, { end: true });
+    expect(text.length - text.indexOf('\r\n\r\n') - 4).toBe(BODY.length);
+    expect(audits).toEqual([expect.objectContaining({ kind: 'fetch', bytes: BODY.length })]);
   });
 
   it('policy helpers', () => {
