@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import type { ApiContext } from './context.js';
 
 /** After a change, keep the host's list of explicitly installed packages where TowerOS kept it. */
-async function saveWorld(ctx: ApiContext, s: HostSession): Promise<void> {
+export async function saveWorld(ctx: Pick<ApiContext, 'settings' | 'log' | 'paths'>, s: HostSession): Promise<void> {
   const file = ctx.settings().packages.worldFile;
   // a read that ends without an exit status (seen now and then right after apk, cause not yet known) is tried again
   let r = await runCaptured(s, ['cat', file], 10_000);
