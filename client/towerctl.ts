@@ -9,6 +9,7 @@ import { register as daemon } from './commands/daemon.js';
 import { register as forward } from './commands/forward.js';
 import { register as exec } from './commands/exec.js';
 import { register as packages } from './commands/packages.js';
+import { register as updates } from './commands/updates.js';
 import { register as host } from './commands/host.js';
 import { register as logs } from './commands/logs.js';
 import { register as status } from './commands/status.js';
@@ -16,6 +17,8 @@ import { register as watch } from './commands/watch.js';
 import { register as bar } from './commands/bar.js';
 import { register as sway } from './commands/sway.js';
 import { register as provision } from './commands/provision.js';
+import { register as apps } from './commands/apps.js';
+import { register as clip } from './commands/clip.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -38,6 +41,9 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['provision', 'deprovision', 'version'], provision],
   [['exec', 'ssh', 'poweroff'], exec],
   [['install', 'remove', 'upgrade', 'relay'], packages],
+  [['updates'], updates],
+  [['run', 'apps', 'close'], apps],
+  [['clip'], clip],
   [['forward'], forward],
   [['logs'], logs],
   [['daemon'], daemon],

@@ -6,6 +6,12 @@ const Cidr24 = z
   .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/, 'a /24 network such as 192.168.2.0/24')
   .refine((s) => s.split('/')[0]!.split('.').every((o) => Number(o) <= 255), 'octets must be 0–255');
 
+/** A daily local time range, `HH:MM-HH:MM`; the end may be before the start (crossing midnight), never equal. */
+export const UpdateWindow = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'a daily time range such as "03:00-05:00"')
+  .refine((w) => w.slice(0, 5) !== w.slice(6) && (w.slice(6, 8) !== '24' || w.slice(6) === '24:00'), 'the window must not be empty');
+
 /**
  * towerd.json: optional; every key has TowerOS's default. Unknown keys are an error so that typos are noticed.
  */
@@ -71,6 +77,86 @@ export const Settings = z
           })
           .strict()
           .prefault({}),
+        /** automatic security updates (daemon/packages/updates.ts) */
+        updates: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** at most one successful run per host per interval, counted from the end of the last one */
+            intervalHours: z.number().min(1).max(24 * 31).default(24),
+            /** daily local time range when runs may start ("03:00-05:00", may cross midnight); null: any time */
+            window: UpdateWindow.nullable().default(null),
+            /** hosts updated at the same time */
+            maxConcurrent: z.number().int().min(1).max(16).default(2),
+            /** false: only refresh the index and count pending upgrades */
+            upgrade: z.boolean().default(true),
+            /** a host must have been connected this long before an automatic run (boot, reconnects) */
+            settleMs: z.number().int().min(0).max(3_600_000).default(120_000),
+            /** after a failed run: wait initialMs, doubling per failure in a row, up to capMs */
+            retry: z
+              .object({
+                initialMs: z.number().int().min(1000).max(86_400_000).default(900_000),
+                capMs: z.number().int().min(1000).max(7 * 86_400_000).default(21_600_000),
+              })
+              .strict()
+              .prefault({}),
+            /** each apk command on a host is ended after this long */
+            timeoutMs: z.number().int().min(10_000).max(6 * 3_600_000).default(1_800_000),
+            /** per host: overrides of enabled, intervalHours and window */
+            hosts: z
+              .record(
+                z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/, 'a host name'),
+                z
+                  .object({
+                    enabled: z.boolean().optional(),
+                    intervalHours: z.number().min(1).max(24 * 31).optional(),
+                    window: UpdateWindow.nullable().optional(),
+                  })
+                  .strict(),
+              )
+              .default({}),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** GUI apps from hosts (`towerctl run`, daemon/apps/) */
+    desktop: z
+      .object({
+        /** the VNC viewer towerd spawns per app; `{socket}` is replaced by towerd's Unix socket for the app (appended when absent) */
+        viewer: z
+          .array(z.string().min(1))
+          .min(1)
+          .default(['vncviewer', '-RemoteResize=1', '-AlertOnFatalError=0', '-ReconnectOnError=0', '-MenuKey=', '{socket}']),
+        /** give the viewer's X window the class `tower-HOST` (xdotool set_window) so sway's per-host rules match it */
+        viewerClass: z.boolean().default(true),
+        /** resize the app's screen as soon as the viewer window changes size (xev here, xrandr on the host) instead of after vncviewer's own 0.5 s delay */
+        fastResize: z.boolean().default(true),
+        /** closing: WM_DELETE_WINDOW to the app's windows, then TERM after this long (KILL after twice as long) */
+        closeGraceMs: z.number().int().min(100).max(60_000).default(3000),
+        /** `towerctl run` fails when the viewer has no first framebuffer update by then */
+        startTimeoutMs: z.number().int().min(1000).max(120_000).default(20_000),
+        /** the app's desktop size before the viewer asks for its own */
+        width: z.number().int().min(64).max(16384).default(1280),
+        height: z.number().int().min(64).max(16384).default(800),
+        /** sound of the hosts' apps: one forward per host from its 127.0.0.1:4713 to the thin client's PulseAudio (daemon/desktop/sound.ts) */
+        sound: z.enum(['on', 'off']).default('on'),
+        /** the thin client's PulseAudio: `auto` ($XDG_RUNTIME_DIR/pulse/native), a Unix socket path (`unix:` optional) or `tcp:127.0.0.1:PORT` */
+        soundServer: z
+          .string()
+          .regex(/^(auto|(unix:)?\/[^\0]{1,106}|tcp:(127\.0\.0\.1|localhost):\d{1,5})$/, 'auto, a Unix socket path, or tcp:127.0.0.1:PORT')
+          .default('auto'),
+        /** clipboard between hosts' apps and the thin client (daemon/desktop/clipboard.ts) */
+        clipboard: z.enum(['off', 'explicit', 'auto']).default('explicit'),
+        /** larger clipboard contents are refused, never truncated */
+        clipboardMaxBytes: z.number().int().min(1).max(64 * 1024 * 1024).default(1024 * 1024),
+        /** per host: overrides of sound and clipboard */
+        hosts: z
+          .record(
+            z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/, 'a host name'),
+            z.object({ sound: z.enum(['on', 'off']).optional(), clipboard: z.enum(['off', 'explicit', 'auto']).optional() }).strict(),
+          )
+          .default({}),
       })
       .strict()
       .prefault({}),

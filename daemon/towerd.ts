@@ -10,8 +10,16 @@ import { statsApi } from './api/stats.js';
 import { execApi } from './api/exec.js';
 import { provisionApi } from './api/provision.js';
 import { packagesApi } from './api/packages.js';
+import { appsApi } from './api/apps.js';
+import { AppManager } from './apps/manager.js';
 import { RelayAuditLog } from './packages/audit.js';
 import { RelayManager } from './packages/relays.js';
+import { ApkUpdateRunner, UpdateScheduler, fileStore } from './packages/updates.js';
+import { updatesApi } from './api/updates.js';
+import { clipboardApi } from './api/clipboard.js';
+import { ClipboardService } from './desktop/clipboard.js';
+import { ClipboardAuto } from './desktop/clipboard-auto.js';
+import { SoundManager } from './desktop/sound.js';
 import { ForwardManager } from './forwards/manager.js';
 import type { ApiContext } from './api/context.js';
 import { EventHub } from './events.js';
@@ -38,6 +46,8 @@ export interface TowerdOptions {
   watch?: boolean;
   /** false: never connect to hosts, whatever towerd.json says (`--no-supervise`) */
   supervise?: boolean;
+  /** apps running on a host now: automatic updates never upgrade a host while this is above 0 */
+  runningApps?: (host: string) => number;
 }
 
 function sessionOptions(s: Settings, knownHostsPath: string): SessionOptions {
@@ -65,6 +75,11 @@ export class Towerd {
   supervisor: Supervisor | undefined;
   readonly forwards: ForwardManager;
   readonly relayAudit = new RelayAuditLog();
+  private apps: AppManager | undefined;
+  private sound: SoundManager | undefined;
+  private clipboard: ClipboardService | undefined;
+  private clipAuto: ClipboardAuto | undefined;
+  updates: UpdateScheduler | undefined;
 
   constructor(private readonly opts: TowerdOptions) {
     this.registry = new Registry(opts.paths, this.settings);
@@ -75,6 +90,7 @@ export class Towerd {
       this.supervisor?.sync(c.hosts);
       for (const name of c.removed) {
         void this.forwards.closeHost(name);
+        this.apps?.forgetHost(name);
         this.states.delete(name);
         this.hub.publish({ type: 'host.removed', topic: 'hosts', name });
       }
@@ -102,6 +118,8 @@ export class Towerd {
       this.supervisor = new Supervisor(sessionOptions(this.settings, paths.knownHosts), log, (host, l, changed) => {
         this.states.set(host.name, l);
         if (changed) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(host) });
+        if (changed) this.updates?.noteState(host.name, l.state === 'online');
+        if (changed) this.sound?.poke();
         if (changed && l.state === 'online' && this.registry.get(host.name)?.provisioning) {
           log.info({ host: host.name }, 'first contact with a provisioned host');
           this.registry.clearProvisioning(host.name).catch((err: unknown) => log.error({ host: host.name, err: (err as Error).message }, 'cannot clear the provisioning marker'));
@@ -110,6 +128,28 @@ export class Towerd {
     }
     await this.registry.reload();
     this.supervisor?.sync(this.registry.list());
+    this.apps = new AppManager({
+      registry: this.registry,
+      supervisor: () => this.supervisor,
+      settings: () => this.settings,
+      publish: (e) => this.hub.publish(e),
+      log,
+      runtimeDir: dirname(this.opts.socketPath),
+    });
+    await this.apps.start();
+    this.sound = new SoundManager({
+      forwards: this.forwards,
+      hosts: () => this.registry.list().map((h) => h.name),
+      supervising: () => this.supervisor !== undefined,
+      settings: () => this.settings,
+      log,
+      changed: (name) => this.publishHost(name),
+    });
+    this.clipboard = new ClipboardService({ registry: this.registry, supervisor: () => this.supervisor, settings: () => this.settings, apps: this.apps, log, publish: (e) => this.hub.publish(e) });
+    this.clipAuto = new ClipboardAuto(this.clipboard, this.forwards, dirname(this.opts.socketPath));
+    const sound = this.sound;
+    const clipboard = this.clipboard;
+    this.states.setDesktop((name) => ({ sound: sound.state(name), clipboard: clipboard.mode(name) }));
     const ctx: ApiContext = {
       paths,
       socketPath: this.opts.socketPath,
@@ -123,12 +163,34 @@ export class Towerd {
       supervisor: () => this.supervisor,
       forwards: this.forwards,
       settings: () => this.settings,
-      relays: new RelayManager(() => this.supervisor, this.forwards, dirname(this.opts.socketPath), () => this.settings.packages.relay, this.relayAudit, log),
+      relays: new RelayManager(() => this.supervisor, () => this.settings.packages.relay, this.relayAudit, log),
       relayAudit: this.relayAudit,
+      updates: () => this.updates,
       rpcConnections: () => this.server?.connections.size ?? 0,
+      apps: this.apps,
+      clipboard,
+      sound,
     };
+    if (this.supervisor) {
+      const supervisor = this.supervisor;
+      this.updates = new UpdateScheduler({
+        hosts: () => this.registry.list(),
+        connected: (name) => Boolean(supervisor.get(name)?.connection),
+        runningApps: this.opts.runningApps ?? ((name) => this.apps?.running(name) ?? 0),
+        settings: () => this.settings.packages.updates,
+        runner: new ApkUpdateRunner(ctx),
+        store: fileStore(paths.hostsDir),
+        log,
+        changed: (name, updates, summary) => {
+          this.states.setUpdates(name, summary);
+          const host = this.registry.get(name);
+          if (host) this.hub.publish({ type: 'host.updates', topic: 'hosts', host: this.states.info(host), updates });
+        },
+      });
+      this.registry.on('changed', () => this.updates?.poke());
+    }
     const handlers = bindMethods(
-      { ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx), ...forwardsApi(ctx), ...statsApi(ctx), ...execApi(ctx), ...provisionApi(ctx), ...packagesApi(ctx) },
+      { ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx), ...forwardsApi(ctx), ...statsApi(ctx), ...execApi(ctx), ...provisionApi(ctx), ...packagesApi(ctx), ...updatesApi(ctx), ...appsApi(ctx), ...clipboardApi(ctx) },
       log,
     );
     this.server = new RpcServer(log, handlers);
@@ -147,6 +209,10 @@ export class Towerd {
         () => void this.reload(),
         () => this.supervisor?.knownHostsChanged(),
       );
+    this.updates?.start();
+    this.registry.on('changed', () => this.sound?.sync());
+    this.sound.start();
+    this.clipAuto.start();
     log.info({ socket: this.opts.socketPath, hosts: this.registry.list().length }, 'towerd started');
   }
 
@@ -156,12 +222,24 @@ export class Towerd {
     return this.registry.reload();
   }
 
+  /** A host's facts that HostInfo shows changed outside its connection (sound, clipboard mode): tell subscribers. */
+  private publishHost(name: string): void {
+    const host = this.registry.get(name);
+    if (host) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(host) });
+  }
+
   private async loadSettings(): Promise<void> {
+    const prevDesktop = this.settings.desktop;
     try {
       this.settings = await loadSettings(this.opts.paths.settings);
       this.registry.setSettings(this.settings);
       this.supervisor?.setOptions(sessionOptions(this.settings, this.opts.paths.knownHosts));
       if (!this.opts.logLevelFromCli) this.opts.log.level = this.settings.log.level;
+      this.updates?.settingsChanged();
+      if (JSON.stringify(prevDesktop) !== JSON.stringify(this.settings.desktop)) {
+        this.sound?.sync();
+        for (const h of this.registry.list()) this.publishHost(h.name);
+      }
     } catch (err) {
       this.opts.log.error({ error: (err as Error).message }, 'settings are invalid; keeping the previous ones');
     }
@@ -173,6 +251,10 @@ export class Towerd {
     this.opts.log.info({ reason }, 'towerd stopping');
     this.hub.publish({ type: 'daemon.stopping', topic: 'daemon', reason });
     await this.watcher?.close();
+    this.updates?.stop();
+    await this.apps?.stop();
+    await this.clipAuto?.stop();
+    await this.sound?.stop();
     await this.forwards.closeAll();
     this.supervisor?.stopAll();
     if (this.server) {

@@ -6,5 +6,5 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** Method name of the notifications that carry events. */
 export const EVENT_METHOD = 'event';
-export const TOPICS = ['hosts', 'registry', 'log', 'daemon', 'jobs'] as const;
+export const TOPICS = ['hosts', 'registry', 'log', 'daemon', 'jobs', 'apps', 'clipboard'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;

@@ -27,6 +27,18 @@ export const ErrorCode = {
   ImageInvalid: -32013,
   /** writing, verifying or preparing the boot partition failed; the host was removed again */
   ProvisionFailed: -32014,
+  /** no running app with that id */
+  AppNotFound: -32020,
+  /** the app or its viewer could not be started */
+  AppFailed: -32021,
+  /** the host's clipboard mode is off */
+  ClipboardOff: -32030,
+  /** the clipboard content was refused: over the size cap, not UTF-8 text, or empty */
+  ClipboardRefused: -32031,
+  /** the host has no app display to take the clipboard from or give it to */
+  NoDisplay: -32032,
+  /** the thin client's Wayland clipboard cannot be reached (no session known, wl-copy/wl-paste failed) */
+  WaylandUnavailable: -32033,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

@@ -1,6 +1,9 @@
 import * as z from 'zod/mini';
 import { HostInfo } from './host.js';
 import { JobInfo } from './provision.js';
+import { AppEvents } from './apps.js';
+import { ClipboardEvents } from './clipboard.js';
+import { HostUpdates } from './updates.js';
 import { LOG_LEVELS, TOPICS } from './constants.js';
 
 export const Topic = z.enum(TOPICS);
@@ -32,6 +35,7 @@ export const Event = z.discriminatedUnion('type', [
   z.object({ type: z.literal('host.state'), topic: z.literal('hosts'), host: HostInfo }),
   z.object({ type: z.literal('host.added'), topic: z.literal('hosts'), host: HostInfo }),
   z.object({ type: z.literal('host.removed'), topic: z.literal('hosts'), name: z.string() }),
+  z.object({ type: z.literal('host.updates'), topic: z.literal('hosts'), host: HostInfo, updates: HostUpdates }),
   z.object({
     type: z.literal('registry.changed'),
     topic: z.literal('registry'),
@@ -41,6 +45,8 @@ export const Event = z.discriminatedUnion('type', [
   z.object({ type: z.literal('log'), topic: z.literal('log'), record: LogRecord }),
   z.object({ type: z.literal('daemon.stopping'), topic: z.literal('daemon'), reason: z.string() }),
   z.object({ type: z.literal('job.progress'), topic: z.literal('jobs'), job: JobInfo }),
+  ...AppEvents,
+  ...ClipboardEvents,
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventType = Event['type'];

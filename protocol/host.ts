@@ -48,6 +48,27 @@ export type Color = z.infer<typeof Color>;
 export const HostState = z.enum(['unsupervised', 'connecting', 'online', 'offline', 'auth-failed', 'hostkey-mismatch', 'provisioning']);
 export type HostState = z.infer<typeof HostState>;
 
+/** The result of a host's last automatic security update run (protocol/updates.ts has the details). */
+export const UpdateOutcome = z.enum(['ok', 'failed', 'skipped']);
+export type UpdateOutcome = z.infer<typeof UpdateOutcome>;
+
+export const UpdateSummary = z.object({
+  pending: z.nullable(z.int()).check(z.describe('upgrades apk offered at the last check; null before the first check')),
+  last: z.nullable(UpdateOutcome),
+  lastAt: z.nullable(z.iso.datetime()),
+  reason: z.nullable(z.string()).check(z.describe('why the last run failed or was skipped')),
+  running: z.boolean(),
+});
+export type UpdateSummary = z.infer<typeof UpdateSummary>;
+
+/** Sound of a host's apps: `on` (its PulseAudio forward is up), `off` (setting), `down` (on, but the forward or the thin client's PulseAudio is not working). */
+export const SoundState = z.enum(['on', 'off', 'down']);
+export type SoundState = z.infer<typeof SoundState>;
+
+/** Clipboard policy of a host: `off`, `explicit` (only `towerctl clip copy|paste`), `auto` (TowerOS: every change both ways). */
+export const ClipboardMode = z.enum(['off', 'explicit', 'auto']);
+export type ClipboardMode = z.infer<typeof ClipboardMode>;
+
 export const HostInfo = z.object({
   name: HostName,
   role: Role,
@@ -61,5 +82,8 @@ export const HostInfo = z.object({
   lastContact: z.nullable(z.iso.datetime()).check(z.describe('when the host last answered')),
   rttMs: z.nullable(z.number()).check(z.describe('last keepalive round trip in milliseconds')),
   version: z.nullable(z.string()).check(z.describe('TOWEROS_VERSION from tower.env, when present')),
+  sound: z.optional(SoundState.check(z.describe('sound forwarding of the host’s apps (desktop.sound)'))),
+  clipboard: z.optional(ClipboardMode.check(z.describe('clipboard policy of the host (desktop.clipboard)'))),
+  updates: z.optional(UpdateSummary.check(z.describe('automatic security updates; absent when they are off for this host'))),
 });
 export type HostInfo = z.infer<typeof HostInfo>;

@@ -4,6 +4,9 @@ import { LogLevelName, LogRecord, RegistryStatus, Topic } from './events.js';
 import { ForwardInfo, OpenForwardParams } from './forwards.js';
 import { provisionMethods } from './provision.js';
 import { packageMethods } from './packages.js';
+import { appMethods } from './apps.js';
+import { updateMethods } from './updates.js';
+import { clipboardMethods } from './clipboard.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -168,6 +171,9 @@ export const methods = {
   },
   ...provisionMethods,
   ...packageMethods,
+  ...appMethods,
+  ...updateMethods,
+  ...clipboardMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

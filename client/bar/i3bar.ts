@@ -2,7 +2,7 @@
 // elements are arrays of blocks, one element per line. Rendering is pure; the command decides when to print.
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
-import { STATE_LOOK, SUMMARY_TONE, TONE_HEX, stateLabel, summarize, summaryText } from './present.js';
+import { STATE_LOOK, SUMMARY_TONE, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks } from './present.js';
 
 export const I3BAR_HEADER = '{"version":1,"click_events":true}';
 /** The block name of hosts; click events carry it back, with the host name as instance. */
@@ -24,10 +24,11 @@ function hostBlock(h: BarHost): I3Block {
   // urgent blocks get the bar's urgent colours; a state colour on top of them would be hard to read
   const tinted = (text: string) => (alert ? escapeMarkup(text) : colored(text, TONE_HEX[look.tone]));
   const name = chip(h.name, h.color.hex);
+  const mark = updatesMark(h);
   const block: I3Block = {
     name: HOST_BLOCK,
     instance: h.name,
-    full_text: `${name} ${tinted(stateLabel(h))}`,
+    full_text: `${name} ${tinted(stateLabel(h))}${mark ? ' ' + colored(mark.text, TONE_HEX[mark.tone]) : ''}${desktopMarks(h).map((m) => ' ' + colored(m.text, TONE_HEX[m.tone])).join('')}`,
     short_text: `${name} ${tinted(look.marker)}`,
     markup: 'pango',
   };

@@ -1,7 +1,7 @@
 import type { Event, HostInfo, RegistryStatus } from '../../protocol/index.js';
 
 /** What the bar shows of a host; the rest of HostInfo never reaches the screen. */
-export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError'>;
+export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError' | 'updates' | 'sound' | 'clipboard'>;
 
 export interface UpView {
   daemon: 'up';
@@ -14,7 +14,11 @@ export type BarView = UpView | { daemon: 'down' };
 export const DOWN: BarView = { daemon: 'down' };
 
 function pick(h: BarHost): BarHost {
-  return { name: h.name, role: h.role, color: h.color, state: h.state, rttMs: h.rttMs, lastError: h.lastError };
+  const b: BarHost = { name: h.name, role: h.role, color: h.color, state: h.state, rttMs: h.rttMs, lastError: h.lastError };
+  if (h.updates) b.updates = h.updates;
+  if (h.sound) b.sound = h.sound;
+  if (h.clipboard) b.clipboard = h.clipboard;
+  return b;
 }
 
 // the same order as towerd's host.list, so that a host added by an event lands where a fresh status would put it
@@ -42,6 +46,7 @@ export function applyEvent(v: UpView, e: Event): BarView {
     case 'host.added':
       return { ...v, hosts: upsert(v.hosts, e.host) };
     case 'host.state':
+    case 'host.updates':
       // a state change of a host this view does not know yet (missed add) still shows it
       return { ...v, hosts: v.hosts.some((h) => h.name === e.host.name) ? v.hosts.map((h) => (h.name === e.host.name ? pick(e.host) : h)) : upsert(v.hosts, e.host) };
     case 'host.removed':
@@ -53,6 +58,10 @@ export function applyEvent(v: UpView, e: Event): BarView {
       return DOWN;
     case 'log':
     case 'job.progress':
+    case 'app.started':
+    case 'app.exited':
+    case 'app.viewer':
+    case 'clipboard.transfer':
       return v;
   }
 }

@@ -26,6 +26,20 @@ export const STATE_LOOK: Record<HostState, { marker: string; tone: Tone }> = {
   unsupervised: { marker: '○', tone: 'idle' },
 };
 
+/**
+ * Sound and clipboard of an online host, compactly: `♪` sound on, `♪✖` sound down (in the down colour), `⎘`
+ * explicit clipboard, `⇄` automatic clipboard (in the busy colour: every copy moves). Nothing for off.
+ */
+export function desktopMarks(h: BarHost): { text: string; tone: Tone }[] {
+  if (h.state !== 'online') return [];
+  const marks: { text: string; tone: Tone }[] = [];
+  if (h.sound === 'on') marks.push({ text: '♪', tone: 'idle' });
+  else if (h.sound === 'down') marks.push({ text: '♪✖', tone: 'down' });
+  if (h.clipboard === 'explicit') marks.push({ text: '⎘', tone: 'idle' });
+  else if (h.clipboard === 'auto') marks.push({ text: '⇄', tone: 'busy' });
+  return marks;
+}
+
 /** "0.4ms", "12ms"; empty when there is no measurement. */
 export function rttText(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms) || ms < 0) return '';
@@ -36,6 +50,19 @@ export function rttText(ms: number | null): string {
 export function stateLabel(h: BarHost): string {
   if (h.state === 'online') return rttText(h.rttMs) || 'online';
   return `${STATE_LOOK[h.state].marker} ${h.state}`;
+}
+
+/**
+ * The marker of a host's automatic updates: `↑3` with pending upgrades, `↑…` while they run, in the warning
+ * colour with a `!` after a failed last run; nothing when there is nothing to say.
+ */
+export function updatesMark(h: BarHost): { text: string; tone: Tone } | null {
+  const u = h.updates;
+  if (!u) return null;
+  if (u.running) return { text: '↑…', tone: 'busy' };
+  const n = u.pending ?? 0;
+  if (u.last === 'failed') return { text: `↑${n || ''}!`, tone: 'busy' };
+  return n > 0 ? { text: `↑${n}`, tone: 'idle' } : null;
 }
 
 /** The summary's CSS class (waybar) and colour, most urgent first. */

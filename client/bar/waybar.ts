@@ -3,7 +3,7 @@
 // Waybar parses text and tooltip as pango markup (unless "escape": true), so both are escaped here.
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
-import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, type SummaryClass } from './present.js';
+import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, type SummaryClass } from './present.js';
 
 export interface WaybarOutput {
   text: string;
@@ -21,7 +21,12 @@ const ERROR_MAX = 120;
 function hostLine(h: BarHost): string {
   const look = STATE_LOOK[h.state];
   const err = h.lastError && h.state !== 'online' ? ` (${h.lastError.length > ERROR_MAX ? h.lastError.slice(0, ERROR_MAX) + '…' : h.lastError})` : '';
-  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}`;
+  const mark = updatesMark(h);
+  const upd = mark
+    ? ` ${colored(mark.text, TONE_HEX[mark.tone])}${h.updates?.last === 'failed' && h.updates.reason ? escapeMarkup(` (updates failed: ${h.updates.reason.slice(0, ERROR_MAX)})`) : ''}`
+    : '';
+  const desk = desktopMarks(h).map((m) => ' ' + colored(m.text, TONE_HEX[m.tone])).join('');
+  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}${upd}${desk}`;
 }
 
 export function waybarOutput(view: BarView): WaybarOutput {

@@ -1,7 +1,15 @@
 import type { Command } from 'commander';
-import type { Status } from '../../protocol/index.js';
+import type { Status, UpdateSummary } from '../../protocol/index.js';
 import { print, withClient } from '../context.js';
 import { ago, formatDuration, hostColor, json, stateText, style, table } from '../render.js';
+
+/** The UPDATES column: pending upgrades, then how the last automatic run went when it did not go well. */
+export function updatesText(u: UpdateSummary | undefined): string {
+  if (!u) return '-';
+  if (u.running) return 'running';
+  const pending = u.pending === null ? '?' : u.pending > 0 ? `↑${u.pending}` : 'current';
+  return u.last === 'failed' || u.last === 'skipped' ? `${pending}, ${u.last}` : pending;
+}
 
 export function renderStatus(s: Status): string {
   const rows = s.hosts.map((h) => [
@@ -11,10 +19,13 @@ export function renderStatus(s: Status): string {
     stateText(h.state),
     h.rttMs === null || h.state !== 'online' ? '-' : `${h.rttMs.toFixed(1)}ms`,
     ago(h.lastContact),
+    updatesText(h.updates),
+    h.sound ?? '-',
+    h.clipboard ?? '-',
     h.lastError ?? '',
   ]);
   let out = s.hosts.length
-    ? table(['HOST', 'ROLE', 'ADDRESS', 'STATE', 'RTT', 'LAST CONTACT', 'LAST ERROR'], rows)
+    ? table(['HOST', 'ROLE', 'ADDRESS', 'STATE', 'RTT', 'LAST CONTACT', 'UPDATES', 'SOUND', 'CLIPBOARD', 'LAST ERROR'], rows)
     : 'No hosts. Add one with: towerctl host add NAME --online|--offline|--router\n';
   out += `\n${s.summary.total} host${s.summary.total === 1 ? '' : 's'}: ${s.summary.online} online, ${s.summary.down} down`;
   out += ` · towerd ${s.daemon.version} (pid ${s.daemon.pid}, up ${formatDuration(s.daemon.uptimeMs)})\n`;
@@ -32,13 +43,17 @@ export function register(program: Command): void {
       `
 Columns: HOST (in its colour), ROLE (router, online, offline), ADDRESS, STATE (online, connecting, offline,
 auth-failed, hostkey-mismatch, provisioning, unsupervised), RTT (last keepalive round trip), LAST CONTACT,
-LAST ERROR. A warning line follows when an edit of ~/.local/tower on disk is invalid.
+UPDATES (automatic security updates: ↑N upgrades pending, "current", "?" before the first check, then
+", failed" or ", skipped" when the last run did not upgrade; "-" when off; details: towerctl updates), SOUND
+(on, off, down: on but its PulseAudio forward or the thin client's PulseAudio is not working), CLIPBOARD (off,
+explicit, auto; see towerctl clip), LAST ERROR.
+A warning line follows when an edit of ~/.local/tower on disk is invalid.
 
 Example:
   $ towerctl status
-  HOST    ROLE     ADDRESS        STATE   RTT    LAST CONTACT  LAST ERROR
-  router  router   192.168.2.1    online  0.4ms  1s ago
-  work    offline  192.168.3.200  online  0.6ms  1s ago`,
+  HOST    ROLE     ADDRESS        STATE   RTT    LAST CONTACT  UPDATES  LAST ERROR
+  router  router   192.168.2.1    online  0.4ms  1s ago        current
+  work    offline  192.168.3.200  online  0.6ms  1s ago        ↑3`,
     )
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const s = await withClient(cmd, (c) => c.call('status'));

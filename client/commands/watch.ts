@@ -4,6 +4,7 @@ import type { Event, Topic } from '../../protocol/index.js';
 import { print, withClient } from '../context.js';
 import { hostColor, stateText } from '../render.js';
 import { renderRecord } from './logs.js';
+import { transferText } from './clip.js';
 
 function describe(e: Event): string {
   const t = new Date().toISOString().slice(11, 23);
@@ -14,12 +15,25 @@ function describe(e: Event): string {
       return `${t} ${hostColor(e.host)} added (${e.host.role}, ${e.host.ip})\n`;
     case 'host.removed':
       return `${t} ${e.name} removed\n`;
+    case 'host.updates': {
+      const u = e.updates;
+      const now = u.running ? `updates ${u.running}` : u.last ? `updates ${u.last.result}${u.last.reason ? ` (${u.last.reason})` : ''}` : 'updates';
+      return `${t} ${hostColor(e.host)} ${now}, ${u.pending === null ? 'pending unknown' : `${u.pending} pending`}${u.waiting ? `; ${u.waiting}` : ''}\n`;
+    }
     case 'registry.changed':
       return `${t} registry ${e.registry.ok ? `loaded: ${e.hosts.length} hosts` : `invalid, not applied: ${e.registry.error ?? ''}`}\n`;
     case 'log':
       return renderRecord(e.record);
     case 'daemon.stopping':
       return `${t} towerd is stopping (${e.reason})\n`;
+    case 'app.started':
+      return `${t} ${e.app.host} app ${e.app.id} started: ${e.app.argv.join(' ')} (display ${e.app.display ?? '-'}, pid ${e.app.pid ?? '-'})\n`;
+    case 'app.exited':
+      return `${t} ${e.app.host} app ${e.app.id} exited${e.app.exitCode === null ? '' : ` with status ${e.app.exitCode}`}\n`;
+    case 'app.viewer':
+      return `${t} ${e.app.host} app ${e.app.id} viewer ${e.viewer} (${e.reason})\n`;
+    case 'clipboard.transfer':
+      return `${t} ${transferText(e.transfer)}\n`;
     case 'job.progress':
       return `${t} ${e.job.host} ${e.job.phase} ${e.job.target}: ${e.job.bytesDone}${e.job.bytesTotal === null ? '' : `/${e.job.bytesTotal}`} bytes${e.job.message ? ` (${e.job.message})` : ''}\n`;
   }

@@ -9,6 +9,10 @@ import type { ForwardManager } from '../forwards/manager.js';
 import type { Settings } from '../settings.js';
 import type { RelayManager } from '../packages/relays.js';
 import type { RelayAuditLog } from '../packages/audit.js';
+import type { AppManager } from '../apps/manager.js';
+import type { ClipboardService } from '../desktop/clipboard.js';
+import type { SoundManager } from '../desktop/sound.js';
+import type { UpdateScheduler } from '../packages/updates.js';
 
 /** What API modules may use. Each module gets only this, never the daemon object itself. */
 export interface ApiContext {
@@ -27,5 +31,13 @@ export interface ApiContext {
   settings(): Settings;
   relays: RelayManager;
   relayAudit: RelayAuditLog;
+  /** automatic security updates; undefined when towerd does not supervise hosts */
+  updates(): UpdateScheduler | undefined;
   rpcConnections(): number;
+  /** GUI apps on hosts (towerctl run) */
+  apps: AppManager;
+  /** clipboard transfers between hosts' app displays and the thin client (desktop.clipboard) */
+  clipboard: ClipboardService;
+  /** per-host PulseAudio forwards (desktop.sound) */
+  sound: SoundManager;
 }

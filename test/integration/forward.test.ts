@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +58,9 @@ describe.skipIf(!root)('forwards over the supervised connection', () => {
     const started = await lab.execHost('on1', ['bash', '-c', `nohup /usr/bin/python3 -c "${PY_ECHO.replace(/"/g, '\\"')}" >/dev/null 2>&1 & echo ok`]);
     if (!started.stdout.includes('ok')) throw new Error(`echo server did not start: ${started.stderr}`);
     echo = createServer((c) => c.pipe(c)).listen(ECHO_SOCK);
+    // the forwards counted here are this test's own: no sound forwards
+    mkdirSync(join(lab.home, '.config', 'tower'), { recursive: true });
+    writeFileSync(join(lab.home, '.config', 'tower', 'towerd.json'), JSON.stringify({ desktop: { sound: 'off' } }));
     d = await startDaemon({ home: lab.home, spawnPrefix: lab.tcSpawnPrefix() });
     client = await TowerClient.connect(d.socket, { validate: true });
     for (let i = 0; i < 200 && (await client.call('host.get', { name: 'on1' })).state !== 'online'; i++) await new Promise((r) => setTimeout(r, 50));

@@ -59,6 +59,7 @@ describe('towerctl sway rules', () => {
       expect(cmd).not.toBe(program);
     }
     // commands that do not exist yet stay commented out
-    expect(conf).not.toMatch(/^[^#\n]*towerctl (clip|run)\b/m);
+    expect(conf).not.toMatch(/^[^#\n]*towerctl (run)\b/m);
+    expect(conf).toMatch(/^bindsym \$mod\+Ctrl\+c exec towerctl clip copy --focused$/m);
   });
 });
