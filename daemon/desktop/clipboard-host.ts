@@ -1,64 +1,11 @@
 // A host's X clipboards through real xclip over the host's supervised connection.
-import type { ClientChannel } from 'ssh2';
-import { openChannel, runCaptured } from '../exec/run.js';
+import { runCaptured, runChannel } from '../exec/run.js';
 import type { HostSession } from '../ssh/session.js';
 
 /** DISPLAY plus, for displays towerd's apps own, their XAUTHORITY. */
 export interface HostDisplay {
   display: string;
   xauthority?: string | undefined;
-}
-
-export interface ChannelResult {
-  code: number | null;
-  stdout: Buffer;
-  /** bytes the command wrote to stdout, also those not kept */
-  size: number;
-  stderr: string;
-}
-
-/**
- * Run argv on the host in a session slot with `input` on its stdin; keep at most `maxBytes` of stdout but count
- * all of it (up to `countUpTo`, then the channel is closed).
- */
-export function runChannel(s: HostSession, argv: string[], opts: { input?: Buffer; maxBytes?: number; countUpTo?: number; timeoutMs: number }): Promise<ChannelResult> {
-  const maxBytes = opts.maxBytes ?? 64 * 1024;
-  const countUpTo = opts.countUpTo ?? Number.MAX_SAFE_INTEGER;
-  return s.withSessionSlot(async () => {
-    const ch: ClientChannel = await openChannel(s, argv, undefined);
-    s.trackChannel(ch);
-    return new Promise<ChannelResult>((resolve) => {
-      let code: number | null = null;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let err = '';
-      const timer = setTimeout(() => ch.close(), opts.timeoutMs);
-      let exited: (() => void) | undefined;
-      ch.on('exit', (c: number | null) => {
-        code = c;
-        exited?.();
-      });
-      ch.on('data', (b: Buffer) => {
-        if (size <= maxBytes) chunks.push(b);
-        size += b.length;
-        if (size > countUpTo) ch.close();
-      });
-      ch.stderr.on('data', (b: Buffer) => {
-        if (err.length < 2000) err += b.toString('utf8');
-      });
-      const done = () => resolve({ code, stdout: Buffer.concat(chunks), size, stderr: err.trim().slice(0, 2000) });
-      ch.on('close', () => {
-        clearTimeout(timer);
-        if (code !== null) return done();
-        const grace = setTimeout(done, 200);
-        exited = () => {
-          clearTimeout(grace);
-          done();
-        };
-      });
-      ch.end(opts.input);
-    });
-  });
 }
 
 function withXauth(d: HostDisplay, argv: string[]): string[] {

@@ -28,6 +28,62 @@ export function openChannel(s: HostSession, argv: string[], pty: PseudoTtyOption
   });
 }
 
+export interface ChannelResult {
+  /** null when the connection closed before the command reported a status */
+  code: number | null;
+  /** at most `maxBytes` of stdout */
+  stdout: Buffer;
+  /** bytes the command wrote to stdout, also those not kept */
+  size: number;
+  /** the start of stderr, for error messages */
+  stderr: string;
+}
+
+/**
+ * Run argv on the host to completion in a session slot, with `input` on its stdin: keep at most `maxBytes` of
+ * stdout but count all of it (up to `countUpTo`, then the channel is closed), and the start of stderr.
+ */
+export function runChannel(s: HostSession, argv: string[], opts: { timeoutMs: number; input?: Buffer | string; maxBytes?: number; countUpTo?: number }): Promise<ChannelResult> {
+  const maxBytes = opts.maxBytes ?? 1024 * 1024;
+  const countUpTo = opts.countUpTo ?? Number.MAX_SAFE_INTEGER;
+  return s.withSessionSlot(async () => {
+    const ch = await openChannel(s, argv, undefined);
+    s.trackChannel(ch);
+    return new Promise<ChannelResult>((resolve) => {
+      let code: number | null = null;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let err = '';
+      const timer = setTimeout(() => ch.close(), opts.timeoutMs);
+      let exited: (() => void) | undefined;
+      ch.on('exit', (c: number | null) => {
+        code = c;
+        exited?.();
+      });
+      ch.on('data', (b: Buffer) => {
+        if (size < maxBytes) chunks.push(b.subarray(0, maxBytes - size));
+        size += b.length;
+        if (size > countUpTo) ch.close();
+      });
+      ch.stderr.on('data', (b: Buffer) => {
+        if (err.length < 2000) err += b.toString('utf8');
+      });
+      const done = () => resolve({ code, stdout: Buffer.concat(chunks), size, stderr: err.trim().slice(0, 2000) });
+      ch.on('close', () => {
+        clearTimeout(timer);
+        if (code !== null) return done();
+        // seen here: ssh2 can report the channel closed just before the exit status it already received
+        const grace = setTimeout(done, 200);
+        exited = () => {
+          clearTimeout(grace);
+          done();
+        };
+      });
+      ch.end(opts.input);
+    });
+  });
+}
+
 export interface Captured {
   /** null when the connection closed before the command reported a status */
   code: number | null;
@@ -36,48 +92,10 @@ export interface Captured {
   stderr: string;
 }
 
-/**
- * Run a command to completion without a client stream, keeping at most `maxBytes` of its stdout (stderr is
- * drained). Takes a session slot like every command.
- */
-export function runCaptured(s: HostSession, argv: string[], timeoutMs: number, maxBytes = 1024 * 1024): Promise<Captured> {
-  return s.withSessionSlot(
-    () =>
-      new Promise<Captured>((resolve, reject) => {
-        openChannel(s, argv, undefined).then((ch) => {
-          s.trackChannel(ch);
-          let code: number | null = null;
-          const chunks: Buffer[] = [];
-          let size = 0;
-          const timer = setTimeout(() => ch.close(), timeoutMs);
-          let exited: (() => void) | undefined;
-          ch.on('exit', (c: number | null) => {
-            code = c;
-            exited?.();
-          });
-          ch.on('data', (b: Buffer) => {
-            if (size < maxBytes) chunks.push(b.subarray(0, maxBytes - size));
-            size += b.length;
-          });
-          let err = '';
-          ch.stderr.on('data', (b: Buffer) => {
-            if (err.length < 1000) err += b.toString('utf8');
-          });
-          const done = () => resolve({ code, stdout: Buffer.concat(chunks).toString('utf8'), stderr: err.slice(0, 1000) });
-          ch.on('close', () => {
-            clearTimeout(timer);
-            if (code !== null) return done();
-            // seen here: ssh2 can report the channel closed just before the exit status it already received
-            const grace = setTimeout(done, 200);
-            exited = () => {
-              clearTimeout(grace);
-              done();
-            };
-          });
-          ch.end();
-        }, reject);
-      }),
-  );
+/** runChannel without input, stdout as text. */
+export async function runCaptured(s: HostSession, argv: string[], timeoutMs: number, maxBytes = 1024 * 1024): Promise<Captured> {
+  const r = await runChannel(s, argv, { timeoutMs, maxBytes });
+  return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr.slice(0, 1000) };
 }
 
 /**

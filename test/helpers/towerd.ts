@@ -57,12 +57,12 @@ export function waitForSocket(path: string, timeoutMs = 10_000): Promise<void> {
  * with --no-supervise: outside a lab, host addresses must never be dialled (they could be real machines).
  */
 export async function startDaemon(
-  opts: { home?: string; args?: string[]; env?: NodeJS.ProcessEnv; spawnPrefix?: string[] } = {},
+  opts: { home?: string; args?: string[]; env?: NodeJS.ProcessEnv; spawnPrefix?: string[]; /** node arguments that start towerd instead of dist/daemon/main.js */ entry?: string[] } = {},
 ): Promise<RunningDaemon> {
   const home = opts.home ?? tempHome();
   const env = daemonEnv(home, opts.env);
   const socket = join(env.XDG_RUNTIME_DIR!, 'tower', 'towerd.sock');
-  const args = [...towerdNodeFlags(), TOWERD, ...(opts.spawnPrefix ? [] : ['--no-supervise']), ...(opts.args ?? [])];
+  const args = [...towerdNodeFlags(), ...(opts.entry ?? [TOWERD]), ...(opts.spawnPrefix || opts.entry ? [] : ['--no-supervise']), ...(opts.args ?? [])];
   const [cmd, ...rest] = opts.spawnPrefix ? [...opts.spawnPrefix, process.execPath, ...args] : [process.execPath, ...args];
   const proc = spawn(cmd!, rest, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -2,14 +2,13 @@
 // host's pending count goes to 1, towerd's scheduler upgrades it through the package relay and the router, and
 // status and `towerctl updates` show it. A host with a running app (stubbed through towerd's runningApps seam) is
 // checked but not upgraded, with that reason.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TowerClient } from '../../client/rpc.js';
 import type { HostUpdates, Status, UpdateResult } from '../../protocol/index.js';
-import { ROOT, daemonEnv, tempHome, towerctl, towerdNodeFlags, waitForSocket, type RunningDaemon } from '../helpers/towerd.js';
+import { ROOT, startDaemon, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
 import { ALPINE_CDN, resolveOnHost } from '../lab/alpine/dns.js';
 import { installApkStandin } from '../lab/alpine/install.js';
 import { buildRepo, createSigningKey, exportPublicKey, helloPackages } from '../lab/alpine/repo.js';
@@ -55,26 +54,8 @@ function windowNotNow(): string {
   return `${hhmm(new Date(Date.now() + 3 * 3_600_000))}-${hhmm(new Date(Date.now() + 4 * 3_600_000))}`;
 }
 
-async function startTowerd(home: string): Promise<RunningDaemon> {
-  const env = daemonEnv(home, { TOWERD_DIST: join(ROOT, 'dist/daemon') });
-  const socket = join(env.XDG_RUNTIME_DIR!, 'tower', 'towerd.sock');
-  const [cmd, ...rest] = [...lab.tcSpawnPrefix(), process.execPath, ...towerdNodeFlags(), '--input-type=module', '-e', LAUNCHER];
-  const proc = spawn(cmd, rest, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
-  await Promise.race([waitForSocket(socket), exited.then((c) => Promise.reject(new Error(`towerd exited with ${c}:\n${err}`)))]);
-  return {
-    proc,
-    socket,
-    home,
-    env,
-    stderr: () => err,
-    stop: async (signal = 'SIGTERM') => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
-    },
-  };
+function startTowerd(home: string): Promise<RunningDaemon> {
+  return startDaemon({ home, env: { TOWERD_DIST: join(ROOT, 'dist/daemon') }, spawnPrefix: lab.tcSpawnPrefix(), entry: ['--input-type=module', '-e', LAUNCHER] });
 }
 
 async function updates(): Promise<HostUpdates[]> {
