@@ -51,7 +51,8 @@ describe.skipIf(!root)('SSH supervision against real OpenSSH hosts', () => {
     await new Promise((r) => setTimeout(r, 700)); // one keepalive round trip
     for (const h of Object.values(await hosts())) {
       expect(h.rttMs, h.name).toBeGreaterThan(0);
-      expect(h.rttMs!, h.name).toBeLessThan(50);
+      // a round trip, not a speed target: a reply later than the keepalive timeout (1.5 s) would have meant offline
+      expect(h.rttMs!, h.name).toBeLessThan(1500);
       expect(Date.now() - Date.parse(h.lastContact!)).toBeLessThan(1500);
     }
     const table = await towerctl(d, ['status']);
