@@ -135,7 +135,9 @@ describe('malformed input', () => {
     expect(d.stderr()).not.toMatch(/method failed|does not match the protocol|uncaught/);
     const growthMiB = (peakRss - rssBefore) / 1024;
     console.log(`fuzz: ${FRAMES} frames (${huge} over 1 MiB), RSS ${Math.round(rssBefore / 1024)} → peak ${Math.round(peakRss / 1024)} MiB`);
-    expect(growthMiB).toBeLessThan(150);
+    // seen on the 2-core CI machine: growth 110-156 MiB, peak 184-229 MiB (V8 and malloc keep what a burst of 16
+    // connections and 1 MiB frames made them take); a leak per frame would go far past both bounds
+    expect(growthMiB).toBeLessThan(200);
     expect(peakRss / 1024).toBeLessThan(300);
   });
 });
