@@ -116,10 +116,12 @@ export class Towerd {
     await this.loadSettings();
     if (this.opts.supervise !== false && this.settings.supervise) {
       this.supervisor = new Supervisor(sessionOptions(this.settings, paths.knownHosts), log, (host, l, changed) => {
+        const stateChanged = this.states.get(host.name).state !== l.state;
         this.states.set(host.name, l);
         if (changed) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(host) });
-        if (changed) this.updates?.noteState(host.name, l.state === 'online');
-        if (changed) this.sound?.poke();
+        // `changed` also covers a new RTT worth reporting; what rides on the connection cares about its state only
+        if (stateChanged) this.updates?.noteState(host.name, l.state === 'online');
+        if (stateChanged) this.sound?.poke();
         if (changed && l.state === 'online' && this.registry.get(host.name)?.provisioning) {
           log.info({ host: host.name }, 'first contact with a provisioned host');
           this.registry.clearProvisioning(host.name).catch((err: unknown) => log.error({ host: host.name, err: (err as Error).message }, 'cannot clear the provisioning marker'));

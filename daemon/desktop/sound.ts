@@ -8,7 +8,7 @@ export const SOUND_HOST_PORT = 4713;
 export const PULSE_SERVER_ON_HOST = `tcp:127.0.0.1:${SOUND_HOST_PORT}`;
 
 /** How often sound states are checked (forward bound on the host, the thin client's PulseAudio answering). */
-const CHECK_MS = 1000;
+const CHECK_MS = 5000;
 /** The thin client's PulseAudio is connected to this often while it answers (every check while it does not). */
 const PULSE_PROBE_MS = 5000;
 
