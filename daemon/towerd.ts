@@ -26,7 +26,7 @@ import { EventHub } from './events.js';
 import { HostStates } from './hoststate.js';
 import type { LogRing, Logger } from './log.js';
 import type { Paths } from './paths.js';
-import { Registry } from './registry/registry.js';
+import { Registry, type Host } from './registry/registry.js';
 import { watchConfig } from './registry/watch.js';
 import { bindMethods } from './rpc/dispatch.js';
 import { RpcServer } from './rpc/server.js';
@@ -95,13 +95,16 @@ export class Towerd {
         this.hub.publish({ type: 'host.removed', topic: 'hosts', name });
       }
       for (const h of c.added) this.hub.publish({ type: 'host.added', topic: 'hosts', host: this.states.info(h) });
-      for (const h of c.updated) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(h) });
+      for (const h of c.updated) this.publishHost(h);
       this.hub.publish({
         type: 'registry.changed',
         topic: 'registry',
         registry: c.status,
         hosts: c.hosts.map((h) => this.states.info(h)),
       });
+      // what follows the registry: sound forwards per host, and the update schedule (hosts and their roles)
+      this.sound?.sync();
+      this.updates?.poke();
     });
     opts.ring.onRecord((record) => {
       if (this.hub.subscriberCount) this.hub.publish({ type: 'log', topic: 'log', record });
@@ -118,7 +121,7 @@ export class Towerd {
       this.supervisor = new Supervisor(sessionOptions(this.settings, paths.knownHosts), log, (host, l, changed) => {
         const stateChanged = this.states.get(host.name).state !== l.state;
         this.states.set(host.name, l);
-        if (changed) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(host) });
+        if (changed) this.publishHost(host);
         // `changed` also covers a new RTT worth reporting; what rides on the connection cares about its state only
         if (stateChanged) this.updates?.noteState(host.name, l.state === 'online');
         if (stateChanged) this.sound?.poke();
@@ -189,7 +192,6 @@ export class Towerd {
           if (host) this.hub.publish({ type: 'host.updates', topic: 'hosts', host: this.states.info(host), updates });
         },
       });
-      this.registry.on('changed', () => this.updates?.poke());
     }
     const handlers = bindMethods(
       { ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx), ...forwardsApi(ctx), ...statsApi(ctx), ...execApi(ctx), ...provisionApi(ctx), ...packagesApi(ctx), ...updatesApi(ctx), ...appsApi(ctx), ...clipboardApi(ctx) },
@@ -212,7 +214,6 @@ export class Towerd {
         () => this.supervisor?.knownHostsChanged(),
       );
     this.updates?.start();
-    this.registry.on('changed', () => this.sound?.sync());
     this.sound.start();
     this.clipAuto.start();
     log.info({ socket: this.opts.socketPath, hosts: this.registry.list().length }, 'towerd started');
@@ -224,9 +225,9 @@ export class Towerd {
     return this.registry.reload();
   }
 
-  /** A host's facts that HostInfo shows changed outside its connection (sound, clipboard mode): tell subscribers. */
-  private publishHost(name: string): void {
-    const host = this.registry.get(name);
+  /** A host's facts that HostInfo shows changed (connection, registry entry, sound, clipboard mode): tell subscribers. */
+  private publishHost(hostOrName: Host | string): void {
+    const host = typeof hostOrName === 'string' ? this.registry.get(hostOrName) : hostOrName;
     if (host) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(host) });
   }
 
@@ -240,7 +241,7 @@ export class Towerd {
       this.updates?.settingsChanged();
       if (JSON.stringify(prevDesktop) !== JSON.stringify(this.settings.desktop)) {
         this.sound?.sync();
-        for (const h of this.registry.list()) this.publishHost(h.name);
+        for (const h of this.registry.list()) this.publishHost(h);
       }
     } catch (err) {
       this.opts.log.error({ error: (err as Error).message }, 'settings are invalid; keeping the previous ones');
