@@ -1,4 +1,4 @@
-import type { ClipboardMode, HostInfo, HostState, SoundState, UpdateSummary } from '../protocol/index.js';
+import type { HostInfo, HostState } from '../protocol/index.js';
 import type { Host } from './registry/registry.js';
 
 export interface Liveness {
@@ -13,13 +13,6 @@ const UNSUPERVISED: Liveness = { state: 'unsupervised', lastError: null, lastCon
 /** Connection facts per host, kept apart from the registry's on-disk facts and merged for the API. */
 export class HostStates {
   private readonly table = new Map<string, Liveness>();
-  private readonly updates = new Map<string, UpdateSummary>();
-  /** sound and clipboard of a host (daemon/desktop/), set once at start */
-  private desktop: ((name: string) => { sound: SoundState; clipboard: ClipboardMode }) | undefined;
-
-  setDesktop(fn: (name: string) => { sound: SoundState; clipboard: ClipboardMode }): void {
-    this.desktop = fn;
-  }
 
   get(name: string): Liveness {
     return this.table.get(name) ?? UNSUPERVISED;
@@ -31,22 +24,15 @@ export class HostStates {
 
   delete(name: string): void {
     this.table.delete(name);
-    this.updates.delete(name);
   }
 
-  /** The host's automatic updates as HostInfo shows them; undefined: off for that host. */
-  setUpdates(name: string, u: UpdateSummary | undefined): void {
-    if (u) this.updates.set(name, u);
-    else this.updates.delete(name);
-  }
-
+  /** Registry facts and connection state; features add their parts (core/feature.ts). */
   info(host: Host): HostInfo {
     const { provisioning, ...facts } = host;
     const live = this.get(host.name);
     // a provisioned host that was never reached is expected to be away (its card is being moved, it is installing):
     // `provisioning` until the first contact, unless it answered with a wrong key or refused ours
     const waiting = live.state === 'connecting' || live.state === 'offline' || live.state === 'unsupervised';
-    const updates = this.updates.get(host.name);
-    return { ...facts, ...live, state: provisioning && waiting ? 'provisioning' : live.state, ...this.desktop?.(host.name), ...(updates ? { updates } : {}) };
+    return { ...facts, ...live, state: provisioning && waiting ? 'provisioning' : live.state };
   }
 }

@@ -1,42 +1,26 @@
 import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { RegistryStatus } from '../protocol/index.js';
-import { daemonApi } from './api/daemon.js';
-import { eventsApi } from './api/events.js';
-import { hostsApi } from './api/hosts.js';
-import { statusApi } from './api/status.js';
-import { forwardsApi } from './api/forwards.js';
-import { statsApi } from './api/stats.js';
-import { execApi } from './api/exec.js';
-import { provisionApi } from './api/provision.js';
-import { packagesApi } from './api/packages.js';
-import { appsApi } from './api/apps.js';
-import { AppManager } from './apps/manager.js';
-import { RelayAuditLog } from './packages/audit.js';
-import { RelayManager } from './packages/relays.js';
-import { ApkUpdateRunner, UpdateScheduler, fileStore } from './packages/updates.js';
-import { updatesApi } from './api/updates.js';
-import { clipboardApi } from './api/clipboard.js';
-import { ClipboardService } from './desktop/clipboard.js';
-import { ClipboardAuto } from './desktop/clipboard-auto.js';
-import { SoundManager } from './desktop/sound.js';
-import { ForwardManager } from './forwards/manager.js';
-import type { ApiContext } from './api/context.js';
+import type { HostInfo, RegistryStatus } from '../protocol/index.js';
+import { coreMethods } from './core/api.js';
+import { noSuchHost, notSupervised } from './core/errors.js';
+import type { Core, Feature } from './core/feature.js';
 import { EventHub } from './events.js';
+import { features, type FeatureOptions } from './features.js';
+import { ForwardManager } from './forwards/manager.js';
 import { HostStates } from './hoststate.js';
 import type { LogRing, Logger } from './log.js';
 import type { Paths } from './paths.js';
-import { Registry, type Host } from './registry/registry.js';
+import { Registry, type Host, type RegistryChange } from './registry/registry.js';
 import { watchConfig } from './registry/watch.js';
-import { bindMethods } from './rpc/dispatch.js';
+import { bindMethods, type Implementation } from './rpc/dispatch.js';
 import { RpcServer } from './rpc/server.js';
 import { loadSettings, DEFAULT_SETTINGS, type Settings } from './settings.js';
 import { claimSocket } from './socket.js';
 import { Supervisor } from './ssh/supervisor.js';
-import type { SessionOptions } from './ssh/session.js';
+import type { HostSession, SessionOptions } from './ssh/session.js';
 import { ensurePrivateDir } from './util/fs.js';
 
-export interface TowerdOptions {
+export interface TowerdOptions extends FeatureOptions {
   paths: Paths;
   socketPath: string;
   log: Logger;
@@ -46,8 +30,6 @@ export interface TowerdOptions {
   watch?: boolean;
   /** false: never connect to hosts, whatever towerd.json says (`--no-supervise`) */
   supervise?: boolean;
-  /** apps running on a host now: automatic updates never upgrade a host while this is above 0 */
-  runningApps?: (host: string) => number;
 }
 
 function sessionOptions(s: Settings, knownHostsPath: string): SessionOptions {
@@ -62,50 +44,28 @@ function sessionOptions(s: Settings, knownHostsPath: string): SessionOptions {
   };
 }
 
-/** The daemon: owns the registry, the host states, the event hub and the RPC server, and nothing else. */
+/**
+ * The daemon: the registry, the supervised connections, host states, events and the RPC server, and a list of
+ * features (daemon/features.ts) that it starts, stops and tells about hosts, connections and settings. Nothing here
+ * knows what any feature does.
+ */
 export class Towerd {
   readonly startedAt = new Date();
   readonly states = new HostStates();
   readonly hub = new EventHub();
   readonly registry: Registry;
+  readonly forwards: ForwardManager;
+  supervisor: Supervisor | undefined;
   private settings: Settings = DEFAULT_SETTINGS;
   private server: RpcServer | undefined;
   private watcher: { close(): Promise<void> } | undefined;
   private stopping = false;
-  supervisor: Supervisor | undefined;
-  readonly forwards: ForwardManager;
-  readonly relayAudit = new RelayAuditLog();
-  private apps: AppManager | undefined;
-  private sound: SoundManager | undefined;
-  private clipboard: ClipboardService | undefined;
-  private clipAuto: ClipboardAuto | undefined;
-  updates: UpdateScheduler | undefined;
+  private list: Feature[] = [];
 
   constructor(private readonly opts: TowerdOptions) {
     this.registry = new Registry(opts.paths, this.settings);
     this.forwards = new ForwardManager(() => this.supervisor, opts.log);
-    this.registry.on('changed', (c) => {
-      if (!c.status.ok) this.opts.log.error({ error: c.status.error }, 'registry on disk is invalid; keeping the last good one');
-      else this.opts.log.info({ hosts: c.hosts.length, added: c.added.map((h) => h.name), removed: c.removed }, 'registry loaded');
-      this.supervisor?.sync(c.hosts);
-      for (const name of c.removed) {
-        void this.forwards.closeHost(name);
-        this.apps?.forgetHost(name);
-        this.states.delete(name);
-        this.hub.publish({ type: 'host.removed', topic: 'hosts', name });
-      }
-      for (const h of c.added) this.hub.publish({ type: 'host.added', topic: 'hosts', host: this.states.info(h) });
-      for (const h of c.updated) this.publishHost(h);
-      this.hub.publish({
-        type: 'registry.changed',
-        topic: 'registry',
-        registry: c.status,
-        hosts: c.hosts.map((h) => this.states.info(h)),
-      });
-      // what follows the registry: sound forwards per host, and the update schedule (hosts and their roles)
-      this.sound?.sync();
-      this.updates?.poke();
-    });
+    this.registry.on('changed', (c) => this.registryChanged(c));
     opts.ring.onRecord((record) => {
       if (this.hub.subscriberCount) this.hub.publish({ type: 'log', topic: 'log', record });
     });
@@ -118,86 +78,21 @@ export class Towerd {
     await mkdir(dirname(paths.settings), { recursive: true, mode: 0o700 });
     await this.loadSettings();
     if (this.opts.supervise !== false && this.settings.supervise) {
-      this.supervisor = new Supervisor(sessionOptions(this.settings, paths.knownHosts), log, (host, l, changed) => {
-        const stateChanged = this.states.get(host.name).state !== l.state;
-        this.states.set(host.name, l);
-        if (changed) this.publishHost(host);
-        // `changed` also covers a new RTT worth reporting; what rides on the connection cares about its state only
-        if (stateChanged) this.updates?.noteState(host.name, l.state === 'online');
-        if (stateChanged) this.sound?.poke();
-        if (changed && l.state === 'online' && this.registry.get(host.name)?.provisioning) {
-          log.info({ host: host.name }, 'first contact with a provisioned host');
-          this.registry.clearProvisioning(host.name).catch((err: unknown) => log.error({ host: host.name, err: (err as Error).message }, 'cannot clear the provisioning marker'));
-        }
-      });
+      this.supervisor = new Supervisor(sessionOptions(this.settings, paths.knownHosts), log, (host, l, changed) => this.connectionChanged(host, l, changed));
     }
     await this.registry.reload();
     this.supervisor?.sync(this.registry.list());
-    this.apps = new AppManager({
-      registry: this.registry,
-      supervisor: () => this.supervisor,
-      settings: () => this.settings,
-      publish: (e) => this.hub.publish(e),
-      log,
-      runtimeDir: dirname(this.opts.socketPath),
-    });
-    await this.apps.start();
-    this.sound = new SoundManager({
-      forwards: this.forwards,
-      hosts: () => this.registry.list().map((h) => h.name),
-      supervising: () => this.supervisor !== undefined,
-      settings: () => this.settings,
-      log,
-      changed: (name) => this.publishHost(name),
-    });
-    this.clipboard = new ClipboardService({ registry: this.registry, supervisor: () => this.supervisor, settings: () => this.settings, apps: this.apps, log, publish: (e) => this.hub.publish(e) });
-    this.clipAuto = new ClipboardAuto(this.clipboard, this.forwards, dirname(this.opts.socketPath));
-    const sound = this.sound;
-    const clipboard = this.clipboard;
-    this.states.setDesktop((name) => ({ sound: sound.state(name), clipboard: clipboard.mode(name) }));
-    const ctx: ApiContext = {
-      paths,
-      socketPath: this.opts.socketPath,
-      startedAt: this.startedAt,
-      registry: this.registry,
-      states: this.states,
-      ring: this.opts.ring,
-      hub: this.hub,
-      log,
-      reload: () => this.reload(),
-      supervisor: () => this.supervisor,
-      forwards: this.forwards,
-      settings: () => this.settings,
-      relays: new RelayManager(() => this.supervisor, () => this.settings.packages.relay, this.relayAudit, log),
-      relayAudit: this.relayAudit,
-      updates: () => this.updates,
-      rpcConnections: () => this.server?.connections.size ?? 0,
-      apps: this.apps,
-      clipboard,
-      sound,
-    };
-    if (this.supervisor) {
-      const supervisor = this.supervisor;
-      this.updates = new UpdateScheduler({
-        hosts: () => this.registry.list(),
-        connected: (name) => Boolean(supervisor.get(name)?.connection),
-        runningApps: this.opts.runningApps ?? ((name) => this.apps?.running(name) ?? 0),
-        settings: () => this.settings.packages.updates,
-        runner: new ApkUpdateRunner(ctx),
-        store: fileStore(paths.hostsDir),
-        log,
-        changed: (name, updates, summary) => {
-          this.states.setUpdates(name, summary);
-          const host = this.registry.get(name);
-          if (host) this.hub.publish({ type: 'host.updates', topic: 'hosts', host: this.states.info(host), updates });
-        },
-      });
+    const core = this.core();
+    this.list = features(core, { runningApps: this.opts.runningApps });
+    const methods: Implementation = coreMethods(core);
+    for (const f of this.list) {
+      for (const name of Object.keys(f.methods)) {
+        if (name in methods) throw new Error(`method ${name} is implemented twice (feature ${f.name})`);
+      }
+      Object.assign(methods, f.methods);
     }
-    const handlers = bindMethods(
-      { ...daemonApi(ctx), ...statusApi(ctx), ...hostsApi(ctx), ...eventsApi(ctx), ...forwardsApi(ctx), ...statsApi(ctx), ...execApi(ctx), ...provisionApi(ctx), ...packagesApi(ctx), ...updatesApi(ctx), ...appsApi(ctx), ...clipboardApi(ctx) },
-      log,
-    );
-    this.server = new RpcServer(log, handlers);
+    this.server = new RpcServer(log, bindMethods(methods, log));
+    for (const f of this.list) await f.start?.();
     const release = await claimSocket(this.opts.socketPath);
     const oldMask = process.umask(0o177);
     try {
@@ -213,10 +108,35 @@ export class Towerd {
         () => void this.reload(),
         () => this.supervisor?.knownHostsChanged(),
       );
-    this.updates?.start();
-    this.sound.start();
-    this.clipAuto.start();
     log.info({ socket: this.opts.socketPath, hosts: this.registry.list().length }, 'towerd started');
+  }
+
+  /** What every feature may use (core/feature.ts). */
+  private core(): Core {
+    const { paths, socketPath, log, ring } = this.opts;
+    const supervisor = this.supervisor;
+    return {
+      paths,
+      socketPath,
+      runtimeDir: dirname(socketPath),
+      startedAt: this.startedAt,
+      log,
+      ring,
+      hub: this.hub,
+      registry: this.registry,
+      forwards: this.forwards,
+      supervisor,
+      settings: () => this.settings,
+      reload: () => this.reload(),
+      connected: (name) => {
+        if (!this.registry.get(name)) throw noSuchHost(name);
+        if (!supervisor) throw notSupervised();
+        return supervisor.connected(name) satisfies HostSession;
+      },
+      hostInfo: (host) => this.hostInfo(host),
+      hostChanged: (name) => this.publishHost(name),
+      rpcConnections: () => this.server?.connections.size ?? 0,
+    };
   }
 
   /** SIGHUP and `daemon.reload`: settings first (networks decide roles), then the registry. */
@@ -225,27 +145,59 @@ export class Towerd {
     return this.registry.reload();
   }
 
-  /** A host's facts that HostInfo shows changed (connection, registry entry, sound, clipboard mode): tell subscribers. */
+  private hostInfo(host: Host): HostInfo {
+    let info = this.states.info(host);
+    for (const f of this.list) if (f.hostInfo) info = { ...info, ...f.hostInfo(host.name) };
+    return info;
+  }
+
+  private registryChanged(c: RegistryChange): void {
+    const { log } = this.opts;
+    if (!c.status.ok) log.error({ error: c.status.error }, 'registry on disk is invalid; keeping the last good one');
+    else log.info({ hosts: c.hosts.length, added: c.added.map((h) => h.name), removed: c.removed }, 'registry loaded');
+    this.supervisor?.sync(c.hosts);
+    for (const f of this.list) f.hostsChanged?.(c);
+    for (const name of c.removed) {
+      this.states.delete(name);
+      this.hub.publish({ type: 'host.removed', topic: 'hosts', name });
+    }
+    for (const h of c.added) this.hub.publish({ type: 'host.added', topic: 'hosts', host: this.hostInfo(h) });
+    for (const h of c.updated) this.publishHost(h);
+    this.hub.publish({ type: 'registry.changed', topic: 'registry', registry: c.status, hosts: c.hosts.map((h) => this.hostInfo(h)) });
+  }
+
+  /** From the supervisor: `changed` also covers a new RTT worth reporting; features hear of state changes only. */
+  private connectionChanged(host: Host, l: HostSession['state'], changed: boolean): void {
+    const stateChanged = this.states.get(host.name).state !== l.state;
+    this.states.set(host.name, l);
+    if (changed) this.publishHost(host);
+    if (stateChanged) for (const f of this.list) f.connectionChanged?.(host.name, l.state === 'online');
+    if (changed && l.state === 'online' && this.registry.get(host.name)?.provisioning) {
+      this.opts.log.info({ host: host.name }, 'first contact with a provisioned host');
+      this.registry.clearProvisioning(host.name).catch((err: unknown) => this.opts.log.error({ host: host.name, err: (err as Error).message }, 'cannot clear the provisioning marker'));
+    }
+  }
+
+  /** A host's facts that HostInfo shows changed (connection, registry entry, a feature's part): tell subscribers. */
   private publishHost(hostOrName: Host | string): void {
     const host = typeof hostOrName === 'string' ? this.registry.get(hostOrName) : hostOrName;
-    if (host) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.states.info(host) });
+    if (host) this.hub.publish({ type: 'host.state', topic: 'hosts', host: this.hostInfo(host) });
   }
 
   private async loadSettings(): Promise<void> {
-    const prevDesktop = this.settings.desktop;
+    const prev = this.settings;
     try {
       this.settings = await loadSettings(this.opts.paths.settings);
-      this.registry.setSettings(this.settings);
-      this.supervisor?.setOptions(sessionOptions(this.settings, this.opts.paths.knownHosts));
-      if (!this.opts.logLevelFromCli) this.opts.log.level = this.settings.log.level;
-      this.updates?.settingsChanged();
-      if (JSON.stringify(prevDesktop) !== JSON.stringify(this.settings.desktop)) {
-        this.sound?.sync();
-        for (const h of this.registry.list()) this.publishHost(h);
-      }
     } catch (err) {
       this.opts.log.error({ error: (err as Error).message }, 'settings are invalid; keeping the previous ones');
+      return;
     }
+    this.registry.setSettings(this.settings);
+    this.supervisor?.setOptions(sessionOptions(this.settings, this.opts.paths.knownHosts));
+    if (!this.opts.logLevelFromCli) this.opts.log.level = this.settings.log.level;
+    let infoChanged = false;
+    for (const f of this.list) if (f.settingsChanged?.(prev, this.settings)) infoChanged = true;
+    if (infoChanged) for (const h of this.registry.list()) this.publishHost(h);
   }
 
   async stop(reason: string): Promise<void> {
@@ -254,11 +206,7 @@ export class Towerd {
     this.opts.log.info({ reason }, 'towerd stopping');
     this.hub.publish({ type: 'daemon.stopping', topic: 'daemon', reason });
     await this.watcher?.close();
-    this.updates?.stop();
-    await this.apps?.stop();
-    await this.clipAuto?.stop();
-    await this.sound?.stop();
-    await this.forwards.closeAll();
+    for (const f of [...this.list].reverse()) await f.stop?.();
     this.supervisor?.stopAll();
     if (this.server) {
       await this.server.close();

@@ -39,13 +39,14 @@ export type ClipboardTransfer = z.infer<typeof ClipboardTransfer>;
 
 export const ClipboardEvents = [z.object({ type: z.literal('clipboard.transfer'), topic: z.literal('clipboard'), transfer: ClipboardTransfer })] as const;
 
-const HostDesktop = z.object({
+export const HostDesktop = z.object({
   name: HostName,
   sound: SoundState,
   clipboard: ClipboardMode,
   soundError: z.nullable(z.string().check(describe('why sound is down'))),
   displays: z.array(z.string()).check(describe('the host’s app displays clipboard transfers use, most recent first')),
 });
+export type HostDesktop = z.infer<typeof HostDesktop>;
 
 export const clipboardMethods = {
   'clipboard.copy': {

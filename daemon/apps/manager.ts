@@ -5,11 +5,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import type { Client } from 'ssh2';
 import * as z from 'zod/mini';
-import { ErrorCode, ViewerEnv, type AppInfo, type AppState, type Event, type ViewerState } from '../../protocol/index.js';
-import { connectedSession, runCaptured } from '../exec/run.js';
+import { ViewerEnv, type AppInfo, type AppState, type Event, type ViewerState } from '../../protocol/index.js';
+import { runCaptured } from '../exec/run.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/registry.js';
-import { RpcError } from '../rpc/dispatch.js';
+import { TowerError } from '../core/errors.js';
 import type { Settings } from '../settings.js';
 import type { HostSession } from '../ssh/session.js';
 import type { Supervisor } from '../ssh/supervisor.js';
@@ -24,6 +24,8 @@ import { setWindowClass, viewerArgv, viewerEnv, watchWindowSize, windowsOf } fro
 export interface AppDeps {
   registry: Registry;
   supervisor(): Supervisor | undefined;
+  /** the host's session if it is connected now; otherwise the TowerError that says why not */
+  connected(name: string): HostSession;
   settings(): Settings;
   publish(e: Event): void;
   log: Logger;
@@ -159,8 +161,8 @@ export class AppManager {
 
   async run(host: string, argv: string[], env: ViewerEnv): Promise<{ app: AppInfo; firstFrameMs: number }> {
     const t0 = performance.now();
-    if (!env.DISPLAY && !env.WAYLAND_DISPLAY) throw new RpcError(ErrorCode.InvalidParams, 'no graphical environment: DISPLAY or WAYLAND_DISPLAY is needed to show the app');
-    const s = connectedSession(this.deps, host);
+    if (!env.DISPLAY && !env.WAYLAND_DISPLAY) throw new TowerError('InvalidParams', 'no graphical environment: DISPLAY or WAYLAND_DISPLAY is needed to show the app');
+    const s = this.deps.connected(host);
     const settings = this.deps.settings().desktop;
     const id = `a${this.next++}`;
     const dirName = `${id}-${randomBytes(4).toString('hex')}`;
@@ -176,12 +178,12 @@ export class AppManager {
         30_000,
       );
       const launched = parseLaunch(r.stdout);
-      if (!launched.ok) throw new RpcError(ErrorCode.AppFailed, `${host}: ${launched.error}`);
+      if (!launched.ok) throw new TowerError('AppFailed', `${host}: ${launched.error}`);
       app = this.newApp({ id, host, argv, dirName, hostDir: launched.value.dir, display: launched.value.display, pid: launched.value.pid, startedAt: new Date(), env });
       this.apps.set(id, app);
     } catch (err) {
-      if (err instanceof RpcError) throw err;
-      throw new RpcError(ErrorCode.AppFailed, `cannot start the app on ${host}: ${(err as Error).message}`);
+      if (err instanceof TowerError) throw err;
+      throw new TowerError('AppFailed', `cannot start the app on ${host}: ${(err as Error).message}`);
     } finally {
       this.pending.delete(dirName);
     }
@@ -196,7 +198,7 @@ export class AppManager {
     } catch (err) {
       this.deps.log.warn({ host, app: id, err: (err as Error).message }, 'app could not be shown; closing it');
       await this.closeApp(app).catch(() => this.finish(app, null, 'could not be shown'));
-      throw err instanceof RpcError ? err : new RpcError(ErrorCode.AppFailed, (err as Error).message);
+      throw err instanceof TowerError ? err : new TowerError('AppFailed', (err as Error).message);
     }
     if (app.state === 'starting') app.state = 'running';
     this.deps.publish({ type: 'app.started', topic: 'apps', app: this.info(app) });
@@ -206,8 +208,8 @@ export class AppManager {
   /** Polite close: WM_DELETE_WINDOW to the app's windows, TERM after the grace period, KILL after twice that. */
   async close(id: string): Promise<AppInfo> {
     const app = this.apps.get(id);
-    if (!app) throw new RpcError(ErrorCode.AppNotFound, `no running app ${id}`);
-    connectedSession(this.deps, app.host);
+    if (!app) throw new TowerError('AppNotFound', `no running app ${id}`);
+    this.deps.connected(app.host);
     await this.closeApp(app);
     return this.info(app);
   }
@@ -361,7 +363,7 @@ export class AppManager {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         app.frameWaiters = app.frameWaiters.filter((w) => w !== waiter);
-        reject(new RpcError(ErrorCode.AppFailed, `the viewer showed nothing within ${timeoutMs} ms${app.viewerErr ? `: ${app.viewerErr}` : ''}`));
+        reject(new TowerError('AppFailed', `the viewer showed nothing within ${timeoutMs} ms${app.viewerErr ? `: ${app.viewerErr}` : ''}`));
       }, timeoutMs);
       const waiter = {
         resolve: () => {
@@ -387,7 +389,7 @@ export class AppManager {
       child = spawn(argv[0]!, argv.slice(1), { env: viewerEnv(app.env), stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (err) {
       app.viewerErr = `cannot start the viewer ${argv[0]}: ${(err as Error).message}`;
-      for (const w of app.frameWaiters.splice(0)) w.reject(new RpcError(ErrorCode.AppFailed, app.viewerErr));
+      for (const w of app.frameWaiters.splice(0)) w.reject(new TowerError('AppFailed', app.viewerErr));
       return Promise.resolve();
     }
     app.proc = child;
@@ -405,7 +407,7 @@ export class AppManager {
       app.stoppingViewer = false;
       this.deps.log.info({ host: app.host, app: app.id, code, signal }, 'viewer exited');
       const tail = app.viewerErr.trim().split('\n').slice(-3).join(' ').slice(0, 500);
-      for (const w of app.frameWaiters.splice(0)) w.reject(new RpcError(ErrorCode.AppFailed, `the viewer exited before showing the app${tail ? `: ${tail}` : ''}`));
+      for (const w of app.frameWaiters.splice(0)) w.reject(new TowerError('AppFailed', `the viewer exited before showing the app${tail ? `: ${tail}` : ''}`));
       if (app.state === 'exited' || wasStopping || this.stopped) return;
       this.setViewer(app, 'detached', app.lastEnd === 'host' ? 'the connection to the app ended' : 'the viewer was closed');
       this.enqueue(app.host, () => this.settle(app));
@@ -492,7 +494,7 @@ export class AppManager {
   private async closeApp(app: App): Promise<void> {
     if (app.state === 'exited') return;
     const s = this.deps.supervisor()?.get(app.host);
-    if (!s?.connection) throw new RpcError(ErrorCode.HostUnavailable, `${app.host} is not connected`);
+    if (!s?.connection) throw new TowerError('HostUnavailable', `${app.host} is not connected`);
     app.state = 'closing';
     const exited = new Promise<void>((r) => app.exitWaiters.push(r));
     await runCaptured(s, ['sh', '-c', CONTROL, 'tower-apps', 'close', app.dirName], 10_000);
@@ -504,12 +506,12 @@ export class AppManager {
       await Promise.race([exited, tick]);
       if (done()) break;
       const cur = this.deps.supervisor()?.get(app.host);
-      if (!cur?.connection) throw new RpcError(ErrorCode.HostUnavailable, `${app.host} went away while ${app.id} was closing`);
+      if (!cur?.connection) throw new TowerError('HostUnavailable', `${app.host} went away while ${app.id} was closing`);
       const line = await this.hostLine(cur, app).catch(() => 'unknown' as const);
       if (line === 'unknown') continue;
       if (!line || line.state !== 'running') this.finish(app, line && line.status !== '-' ? Number(line.status) : null, 'closed');
     }
-    if (!done()) throw new RpcError(ErrorCode.AppFailed, `${app.id} did not exit within ${2 * grace + 5000} ms`);
+    if (!done()) throw new TowerError('AppFailed', `${app.id} did not exit within ${2 * grace + 5000} ms`);
   }
 
   private finish(app: App, code: number | null, why: string): void {
@@ -520,7 +522,7 @@ export class AppManager {
     if (app.viewer === 'attached') this.setViewer(app, 'detached', why);
     this.apps.delete(app.id);
     for (const w of app.exitWaiters.splice(0)) w();
-    for (const w of app.frameWaiters.splice(0)) w.reject(new RpcError(ErrorCode.AppFailed, `the app exited (status ${code ?? 'unknown'})`));
+    for (const w of app.frameWaiters.splice(0)) w.reject(new TowerError('AppFailed', `the app exited (status ${code ?? 'unknown'})`));
     this.deps.log.info({ host: app.host, app: app.id, code, why }, 'app exited');
     this.deps.publish({ type: 'app.exited', topic: 'apps', app: this.info(app) });
     void this.unlisten(app);

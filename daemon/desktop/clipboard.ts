@@ -1,21 +1,15 @@
 import { createHash } from 'node:crypto';
-import { ErrorCode, type ClipboardEnd, type ClipboardMode, type ClipboardTransfer, type Event, type WaylandEnv } from '../../protocol/index.js';
-import { connectedSession } from '../exec/run.js';
+import { type ErrorCodeName, type ClipboardEnd, type ClipboardMode, type ClipboardTransfer, type Event, type WaylandEnv } from '../../protocol/index.js';
+import type { AppsPort } from '../core/ports.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/registry.js';
-import { RpcError } from '../rpc/dispatch.js';
+import { TowerError } from '../core/errors.js';
 import type { Settings } from '../settings.js';
 import type { HostSession } from '../ssh/session.js';
 import type { Supervisor } from '../ssh/supervisor.js';
 import { bytesText } from '../util/bytes.js';
 import { discoverDisplays, readFocusedClipboard, writeHostClipboard, type HostDisplay } from './clipboard-host.js';
 import { WaylandError, waylandFromEnv, wlCopy, wlPaste, type WaylandSession } from './clipboard-wayland.js';
-
-/** The app displays of a host, most recent (focused) first; towerd's AppManager provides them. */
-export interface DisplaySource {
-  displays(host: string): string[];
-  displayEnv?(host: string, display: string): { DISPLAY: string; XAUTHORITY: string } | undefined;
-}
 
 /** `desktop.clipboard` for one host: its override, else the default. */
 export function clipboardMode(s: Settings, host: string): ClipboardMode {
@@ -42,8 +36,10 @@ export const THIN_CLIENT: ClipboardEnd = { thinclient: true };
 export interface ClipboardDeps {
   registry: Registry;
   supervisor(): Supervisor | undefined;
+  /** the host's session if it is connected now; otherwise the TowerError that says why not */
+  connected(name: string): HostSession;
   settings(): Settings;
-  apps: DisplaySource;
+  apps: Pick<AppsPort, 'displays' | 'displayEnv'>;
   log: Logger;
   publish(e: Event): void;
 }
@@ -76,7 +72,7 @@ export class ClipboardService {
 
   requireSession(given?: WaylandEnv): WaylandSession {
     const w = this.session(given);
-    if (!w) throw new RpcError(ErrorCode.WaylandUnavailable, 'no Wayland session known: run towerctl from the sway session, or start towerd with WAYLAND_DISPLAY set');
+    if (!w) throw new TowerError('WaylandUnavailable', 'no Wayland session known: run towerctl from the sway session, or start towerd with WAYLAND_DISPLAY set');
     return w;
   }
 
@@ -103,20 +99,20 @@ export class ClipboardService {
   }
 
   private checkMode(host: string): void {
-    if (!this.deps.registry.get(host)) throw new RpcError(ErrorCode.HostNotFound, `no host named ${host}`);
-    if (this.mode(host) === 'off') throw new RpcError(ErrorCode.ClipboardOff, `the clipboard is off for ${host} (desktop.clipboard in towerd.json)`);
+    if (!this.deps.registry.get(host)) throw new TowerError('HostNotFound', `no host named ${host}`);
+    if (this.mode(host) === 'off') throw new TowerError('ClipboardOff', `the clipboard is off for ${host} (desktop.clipboard in towerd.json)`);
   }
 
-  private refuse(t: Omit<ClipboardTransfer, 'ok'>, code: number, message: string): never {
+  private refuse(t: Omit<ClipboardTransfer, 'ok'>, code: ErrorCodeName, message: string): never {
     this.report({ ...t, ok: false, reason: message });
-    throw new RpcError(code, message);
+    throw new TowerError(code, message);
   }
 
   /** `towerctl clip copy HOST`: the host's focused app display → the thin client's clipboard. */
   async copy(host: string, display: string | undefined, given: WaylandEnv | undefined): Promise<{ host: string; display: string; bytes: number }> {
     this.checkMode(host);
     const w = this.requireSession(given);
-    const s = connectedSession(this.deps, host);
+    const s = this.deps.connected(host);
     // the app's display when towerd knows it; otherwise the host's most recent X display, found by the same command
     const app = display ?? this.deps.apps.displays(host)[0];
     const known: HostDisplay | undefined = app ? { display: app, xauthority: this.deps.apps.displayEnv?.(host, app)?.XAUTHORITY } : undefined;
@@ -125,15 +121,15 @@ export class ClipboardService {
     try {
       got = await readFocusedClipboard(s, known, cap);
     } catch (err) {
-      throw new RpcError(ErrorCode.HostUnavailable, (err as Error).message);
+      throw new TowerError('HostUnavailable', (err as Error).message);
     }
-    if (!got) throw new RpcError(ErrorCode.NoDisplay, `${host} has no app display to copy from`);
+    if (!got) throw new TowerError('NoDisplay', `${host} has no app display to copy from`);
     const d = { display: got.display };
     const r = got.read;
     const base = { from: { host, display: d.display }, to: [THIN_CLIENT], mode: 'explicit' as const };
-    if (!r.ok && r.empty) this.refuse({ ...base, bytes: 0 }, ErrorCode.ClipboardRefused, `the clipboard of ${host} ${d.display} is empty (or holds no text)`);
-    if (!r.ok) this.refuse({ ...base, bytes: r.size }, ErrorCode.ClipboardRefused, overCapMessage(`the clipboard of ${host} ${d.display}`, r.size, cap));
-    if (!isUtf8(r.data)) this.refuse({ ...base, bytes: r.data.length }, ErrorCode.ClipboardRefused, `the clipboard of ${host} ${d.display} is not UTF-8 text; nothing was copied`);
+    if (!r.ok && r.empty) this.refuse({ ...base, bytes: 0 }, 'ClipboardRefused' as const, `the clipboard of ${host} ${d.display} is empty (or holds no text)`);
+    if (!r.ok) this.refuse({ ...base, bytes: r.size }, 'ClipboardRefused' as const, overCapMessage(`the clipboard of ${host} ${d.display}`, r.size, cap));
+    if (!isUtf8(r.data)) this.refuse({ ...base, bytes: r.data.length }, 'ClipboardRefused' as const, `the clipboard of ${host} ${d.display} is not UTF-8 text; nothing was copied`);
     await this.toWayland(w, r.data);
     this.lastDigest = this.digest(r.data);
     this.report({ ...base, bytes: r.data.length, ok: true });
@@ -144,24 +140,24 @@ export class ClipboardService {
     try {
       await wlCopy(w, text);
     } catch (err) {
-      if (err instanceof WaylandError) throw new RpcError(ErrorCode.WaylandUnavailable, err.message);
+      if (err instanceof WaylandError) throw new TowerError('WaylandUnavailable', err.message);
       throw err;
     }
   }
 
   /** The thin client's clipboard as checked text, or the refusal's code and message. */
-  async fromWayland(w: WaylandSession): Promise<{ ok: true; data: Buffer } | { ok: false; bytes: number; code: number; message: string }> {
+  async fromWayland(w: WaylandSession): Promise<{ ok: true; data: Buffer } | { ok: false; bytes: number; code: ErrorCodeName; message: string }> {
     const cap = this.maxBytes();
     let r;
     try {
       r = await wlPaste(w, cap);
     } catch (err) {
-      if (err instanceof WaylandError) throw new RpcError(ErrorCode.WaylandUnavailable, err.message);
+      if (err instanceof WaylandError) throw new TowerError('WaylandUnavailable', err.message);
       throw err;
     }
-    if (!r.ok && r.empty) return { ok: false, bytes: 0, code: ErrorCode.ClipboardRefused, message: 'the thin client’s clipboard is empty (or holds no text)' };
-    if (!r.ok) return { ok: false, bytes: r.size, code: ErrorCode.ClipboardRefused, message: overCapMessage('the thin client’s clipboard', r.size, cap) };
-    if (!isUtf8(r.data)) return { ok: false, bytes: r.data.length, code: ErrorCode.ClipboardRefused, message: 'the thin client’s clipboard is not UTF-8 text; nothing was copied' };
+    if (!r.ok && r.empty) return { ok: false, bytes: 0, code: 'ClipboardRefused', message: 'the thin client’s clipboard is empty (or holds no text)' };
+    if (!r.ok) return { ok: false, bytes: r.size, code: 'ClipboardRefused', message: overCapMessage('the thin client’s clipboard', r.size, cap) };
+    if (!isUtf8(r.data)) return { ok: false, bytes: r.data.length, code: 'ClipboardRefused', message: 'the thin client’s clipboard is not UTF-8 text; nothing was copied' };
     return { ok: true, data: r.data };
   }
 
@@ -169,9 +165,9 @@ export class ClipboardService {
   async paste(host: string, display: string | undefined, given: WaylandEnv | undefined): Promise<{ host: string; displays: string[]; bytes: number }> {
     this.checkMode(host);
     const w = this.requireSession(given);
-    const s = connectedSession(this.deps, host);
+    const s = this.deps.connected(host);
     const targets = await this.displays(s, display);
-    if (!targets.length) throw new RpcError(ErrorCode.NoDisplay, `${host} has no app display to paste to`);
+    if (!targets.length) throw new TowerError('NoDisplay', `${host} has no app display to paste to`);
     const to = targets.map((d) => ({ host, display: d.display }));
     const r = await this.fromWayland(w);
     if (!r.ok) this.refuse({ from: THIN_CLIENT, to, mode: 'explicit', bytes: r.bytes }, r.code, r.message);
@@ -187,7 +183,7 @@ export class ClipboardService {
     }
     if (!done.length) {
       this.report({ from: THIN_CLIENT, to, mode: 'explicit', bytes: r.data.length, ok: false, reason: errors.join('; ') });
-      throw new RpcError(ErrorCode.HostUnavailable, errors.join('; '));
+      throw new TowerError('HostUnavailable', errors.join('; '));
     }
     this.lastDigest = this.digest(r.data);
     this.report({ from: THIN_CLIENT, to: done.map((display) => ({ host, display })), mode: 'explicit', bytes: r.data.length, ok: true });

@@ -2,20 +2,8 @@ import type { Socket } from 'node:net';
 import type { ClientChannel, PseudoTtyOptions } from 'ssh2';
 import { StreamFrame, encodeFrame, type ExitInfo } from '../../protocol/stream.js';
 import { bridgeChannel } from './stream.js';
-import { ErrorCode } from '../../protocol/index.js';
-import type { ApiContext } from '../api/context.js';
-import { RpcError } from '../rpc/dispatch.js';
 import type { HostSession } from '../ssh/session.js';
 import { shellJoin } from '../util/shell.js';
-
-/** The host's session if it is connected now; otherwise the JSON-RPC error that says why not. */
-export function connectedSession(ctx: Pick<ApiContext, 'registry' | 'supervisor'>, name: string): HostSession {
-  if (!ctx.registry.get(name)) throw new RpcError(ErrorCode.HostNotFound, `no host named ${name}`);
-  const s = ctx.supervisor()?.get(name);
-  if (!s) throw new RpcError(ErrorCode.NotSupervised, 'towerd does not supervise hosts (--no-supervise or "supervise": false)');
-  if (!s.connection) throw new RpcError(ErrorCode.HostUnavailable, `${name} is not connected (${s.state.state}${s.state.lastError ? `: ${s.state.lastError}` : ''})`);
-  return s;
-}
 
 /** Open a session channel: `exec` of a quoted command line, or the login shell for an empty argv. */
 export function openChannel(s: HostSession, argv: string[], pty: PseudoTtyOptions | undefined): Promise<ClientChannel> {

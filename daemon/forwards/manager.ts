@@ -1,7 +1,6 @@
 import type { Endpoint, ForwardInfo } from '../../protocol/index.js';
-import { ErrorCode } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
-import { RpcError } from '../rpc/dispatch.js';
+import { TowerError, noSuchHost, notSupervised } from '../core/errors.js';
 import type { Supervisor } from '../ssh/supervisor.js';
 import type { Forward } from './forward.js';
 import { LocalForward } from './local.js';
@@ -12,9 +11,9 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 /** Listeners are only ever on loopback or a Unix socket, on either side; local targets too. */
 function checkEndpoints(direction: 'local' | 'remote', listen: Endpoint, connect: Endpoint): void {
   if ('tcp' in listen && !LOOPBACK.has(listen.tcp.host))
-    throw new RpcError(ErrorCode.InvalidParams, `forwards listen on loopback only (127.0.0.1, ::1, localhost), not ${listen.tcp.host}`);
+    throw new TowerError('InvalidParams', `forwards listen on loopback only (127.0.0.1, ::1, localhost), not ${listen.tcp.host}`);
   if (direction === 'remote' && 'tcp' in connect && !LOOPBACK.has(connect.tcp.host))
-    throw new RpcError(ErrorCode.InvalidParams, `a remote forward may only reach loopback or a Unix socket on the thin client, not ${connect.tcp.host}`);
+    throw new TowerError('InvalidParams', `a remote forward may only reach loopback or a Unix socket on the thin client, not ${connect.tcp.host}`);
 }
 
 /** All forwards of the daemon, each attached to its host's session. */
@@ -29,8 +28,8 @@ export class ForwardManager {
 
   async open(p: { host: string; direction: 'local' | 'remote'; listen: Endpoint; connect: Endpoint }): Promise<ForwardInfo> {
     const sup = this.supervisor();
-    if (!sup) throw new RpcError(ErrorCode.NotSupervised, 'towerd does not supervise hosts, so it has no connection to forward over');
-    if (!sup.get(p.host)) throw new RpcError(ErrorCode.HostNotFound, `no host named ${p.host}`);
+    if (!sup) throw notSupervised('no connection to forward over');
+    if (!sup.get(p.host)) throw noSuchHost(p.host);
     checkEndpoints(p.direction, p.listen, p.connect);
     // remote listeners are keyed by the address the host reports; use the literal address
     const listen: Endpoint = 'tcp' in p.listen && p.listen.tcp.host === 'localhost' ? { tcp: { host: '127.0.0.1', port: p.listen.tcp.port } } : p.listen;
@@ -42,7 +41,7 @@ export class ForwardManager {
       try {
         await f.listen();
       } catch (err) {
-        throw new RpcError(ErrorCode.ListenFailed, `cannot listen on ${'tcp' in listen ? `${listen.tcp.host}:${listen.tcp.port}` : listen.unix}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new TowerError('ListenFailed', `cannot listen on ${'tcp' in listen ? `${listen.tcp.host}:${listen.tcp.port}` : listen.unix}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
     this.forwards.set(id, f);
@@ -57,7 +56,7 @@ export class ForwardManager {
 
   async close(id: string): Promise<void> {
     const f = this.forwards.get(id);
-    if (!f) throw new RpcError(ErrorCode.ForwardNotFound, `no forward ${id}`);
+    if (!f) throw new TowerError('ForwardNotFound', `no forward ${id}`);
     this.forwards.delete(id);
     // close while still attached: a remote forward needs the live connection to cancel its listener on the host
     await f.close();

@@ -6,9 +6,14 @@ import type { Readable } from 'node:stream';
 import type { ImageInfo } from '../../protocol/index.js';
 import { SECTOR, TABLE_BYTES, checkFatBootSector, findBootPartition, PartitionError } from './partition.js';
 import { ToolError, runToolOk, toolEnv } from './tool.js';
+import { TowerError } from '../core/errors.js';
 
 /** The host image could not be used; nothing was written. */
-export class ImageError extends Error {}
+export class ImageError extends TowerError {
+  constructor(message: string) {
+    super('ImageInvalid', message);
+  }
+}
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 /** A boot partition further in than this is not a host image (TowerOS's starts at 1–8 MiB). */

@@ -14,6 +14,7 @@ import { thinClientDefaults } from './locale.js';
 import { KEYFILE_NAME, bootFiles, makeMaterial } from './material.js';
 import { TargetRefusedError, checkTarget, type CheckedTarget } from './target.js';
 import { writeImage, type Progress } from './write.js';
+import { TowerError } from '../core/errors.js';
 
 export interface ProvisionDeps {
   paths: Paths;
@@ -26,7 +27,11 @@ export interface ProvisionDeps {
 }
 
 /** Provisioning failed after the host was registered; it has been removed again. */
-export class ProvisionError extends Error {}
+export class ProvisionError extends TowerError {
+  constructor(message: string) {
+    super('ProvisionFailed', message);
+  }
+}
 
 function thinClientHas(ip: string): boolean {
   return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === ip));

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Role } from '../../protocol/index.js';
 import { generateHostKeys, type HostKey } from '../registry/keys.js';
 import type { LocaleDefaults } from './locale.js';
+import { TowerError } from '../core/errors.js';
 
 /** TowerOS's LUKS key file: 2 KiB from the kernel's random generator (`dd bs=512 count=4`). */
 export const KEYFILE_NAME = 'crypto_keyfile.bin';
@@ -26,7 +27,11 @@ export interface Material {
   env: Record<string, string>;
 }
 
-export class MaterialError extends Error {}
+export class MaterialError extends TowerError {
+  constructor(message: string) {
+    super('InvalidParams', message);
+  }
+}
 
 /**
  * What TowerOS generates on the thin client for a new host (§2.3, §3.1 step 2), except the plain password: only its

@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Stats } from 'node:fs';
 import type { ProvisionTarget, TargetInfo } from '../../protocol/index.js';
 import { bytesText } from '../util/bytes.js';
+import { TowerError } from '../core/errors.js';
 
 /**
  * Where a host image may be written. A device must be a whole block device that nothing uses: not mounted (any of its
@@ -10,7 +11,11 @@ import { bytesText } from '../util/bytes.js';
  * write-protected; and removable (or on USB or an SD/MMC slot) unless forced. Facts come from sysfs and
  * /proc/self/mountinfo, which an unprivileged user can read.
  */
-export class TargetRefusedError extends Error {}
+export class TargetRefusedError extends TowerError {
+  constructor(message: string) {
+    super('TargetRefused', message);
+  }
+}
 
 const SYS = '/sys';
 

@@ -13,6 +13,7 @@ import { generateEd25519, loadEd25519 } from './keys.js';
 import { pinHostKeys, removeHostEntries } from './knownhosts.js';
 import { appendHostBlock, parseRegistryConfig, removeHostBlock, renderHostBlock } from './sshconfig.js';
 import { TowerEnv, parseTowerEnv, serializeTowerEnv } from './towerenv.js';
+import { TowerError } from '../core/errors.js';
 
 /** A host as the registry knows it: everything that is on disk, nothing about the connection. */
 export interface Host {
@@ -32,13 +33,19 @@ export interface Host {
 export const PROVISIONING_MARKER = 'provisioning';
 
 /** A failure the caller can act on; `code` maps to a JSON-RPC error. */
-export class RegistryError extends Error {
-  constructor(
-    readonly code: 'HostNotFound' | 'HostExists' | 'NetworkFull' | 'InvalidKey' | 'AddressInUse' | 'RegistryInvalid',
-    message: string,
-  ) {
-    super(message);
+export class RegistryError extends TowerError {
+  constructor(code: 'HostNotFound' | 'HostExists' | 'NetworkFull' | 'InvalidKey' | 'AddressInUse' | 'RegistryInvalid', message: string) {
+    super(code, message);
   }
+}
+
+/** What a reload changed; `hosts` is the whole registry after it, in registry order. */
+export interface RegistryChange {
+  hosts: Host[];
+  status: RegistryStatus;
+  added: Host[];
+  removed: string[];
+  updated: Host[];
 }
 
 export interface AddHostRequest {
@@ -61,7 +68,7 @@ export interface AddHostRequest {
 }
 
 interface RegistryEvents {
-  changed: [{ hosts: Host[]; status: RegistryStatus; added: Host[]; removed: string[]; updated: Host[] }];
+  changed: [RegistryChange];
 }
 
 export function colorFromCode(code: number): Color {

@@ -1,6 +1,7 @@
 import { JSONRPCErrorException } from 'json-rpc-2.0';
 import type { $ZodError } from 'zod/v4/core';
 import { ErrorCode, methods, type MethodName, type Params, type Result } from '../../protocol/index.js';
+import { TowerError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import type { Connection, MethodHandler } from './server.js';
 
@@ -8,17 +9,6 @@ import type { Connection, MethodHandler } from './server.js';
 export type Implementation = {
   [M in MethodName]?: (params: Params<M>, conn: Connection) => Promise<Result<M>> | Result<M>;
 };
-
-/** An error a handler throws on purpose: it reaches the client with its code and message. */
-export class RpcError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly data?: unknown,
-  ) {
-    super(message);
-  }
-}
 
 /** Turns zod issues into the `data` of an Invalid params error: each with its path, e.g. `["name"]`. */
 export function issuesData(error: $ZodError): { issues: { path: (string | number)[]; message: string; code: string }[] } {
@@ -33,7 +23,7 @@ export function issuesData(error: $ZodError): { issues: { path: (string | number
 
 /**
  * Wrap each implementation: params are parsed by the protocol schema (failures become -32602 with the issue
- * paths), results are checked against the result schema, and unexpected errors become -32603 without details
+ * paths), a TowerError reaches the client with its code and message, results are checked against the result schema, and unexpected errors become -32603 without details
  * (the details go to the log, not to the client).
  */
 export function bindMethods(impl: Implementation, log: Logger): Record<string, MethodHandler> {
@@ -49,7 +39,7 @@ export function bindMethods(impl: Implementation, log: Logger): Record<string, M
       try {
         result = await fn(parsed.data, conn);
       } catch (err) {
-        if (err instanceof RpcError) throw new JSONRPCErrorException(err.message, err.code, err.data);
+        if (err instanceof TowerError) throw new JSONRPCErrorException(err.message, ErrorCode[err.code], err.data);
         log.error({ method: name, err: err instanceof Error ? err.stack ?? err.message : String(err) }, 'method failed');
         throw new JSONRPCErrorException('Internal error', ErrorCode.InternalError);
       }

@@ -2,6 +2,7 @@ import type { Liveness } from '../hoststate.js';
 import type { Logger } from '../log.js';
 import type { Host } from '../registry/registry.js';
 import { HostSession, type Attachment, type SessionOptions } from './session.js';
+import { noSuchHost, notConnected } from '../core/errors.js';
 
 /** When an RTT change alone is worth an event: the bar should not redraw for jitter. */
 const RTT_EVENT_MIN_INTERVAL_MS = 10_000;
@@ -30,6 +31,14 @@ export class Supervisor {
 
   get(name: string): HostSession | undefined {
     return this.sessions.get(name);
+  }
+
+  /** The host's session if it is connected now; otherwise the TowerError that says why not. */
+  connected(name: string): HostSession {
+    const s = this.sessions.get(name);
+    if (!s) throw noSuchHost(name);
+    if (!s.connection) throw notConnected(name, s.state);
+    return s;
   }
 
   all(): HostSession[] {

@@ -7,18 +7,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HostUpdates, PackageUpgrade, UpdateSummary } from '../../protocol/index.js';
 import { Settings } from '../../daemon/settings.js';
-import {
-  UpdateScheduler,
-  dueBase,
-  fileStore,
-  hostPlan,
-  inWindow,
-  nextInWindow,
-  parseUpgrades,
-  type UpdateSettings,
-  type UpdateStore,
-  type UpdateTarget,
-} from '../../daemon/packages/updates.js';
+import { parseUpgrades } from '../../daemon/features/updates/apk-output.js';
+import { UpdateScheduler, type UpdateTarget } from '../../daemon/features/updates/scheduler.js';
+import { fileStore, type UpdateStore } from '../../daemon/features/updates/store.js';
+import { dueBase, hostPlan, inWindow, nextInWindow, type UpdateSettings } from '../../daemon/features/updates/window.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0); // a Monday, 12:00 UTC

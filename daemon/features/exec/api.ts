@@ -1,22 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { connectedSession, ptyOptions, runCaptured, runStreamed } from '../exec/run.js';
-import type { Implementation } from '../rpc/dispatch.js';
-import type { HostSession } from '../ssh/session.js';
-import type { ApiContext } from './context.js';
+import type { Core } from '../../core/feature.js';
+import { ptyOptions, runCaptured, runStreamed } from '../../exec/run.js';
+import type { Implementation } from '../../rpc/dispatch.js';
+import type { HostSession } from '../../ssh/session.js';
 
-export function execApi(ctx: ApiContext): Implementation {
+export function execMethods(core: Core): Implementation {
   return {
     'exec.run': ({ host, argv, pty }, conn) => {
-      const s = connectedSession(ctx, host);
+      const s = core.connected(host);
       const id = randomBytes(6).toString('hex');
       const ptyOpts = ptyOptions(pty);
       // argv is logged by length and name only: arguments may carry secrets
-      ctx.log.info({ host, exec: id, command: argv[0] ?? '(shell)', args: Math.max(0, argv.length - 1), pty: Boolean(pty) }, 'exec');
+      core.log.info({ host, exec: id, command: argv[0] ?? '(shell)', args: Math.max(0, argv.length - 1), pty: Boolean(pty) }, 'exec');
       conn.upgradeAfterReply({
         start: (sock, rest) => {
           runStreamed(s, argv, ptyOpts, sock, rest)
-            .then((info) => ctx.log.info({ host, exec: id, code: info.code, signal: info.signal ?? undefined, error: info.error }, 'exec finished'))
-            .catch((err: unknown) => ctx.log.error({ host, exec: id, err: (err as Error).message }, 'exec failed'));
+            .then((info) => core.log.info({ host, exec: id, code: info.code, signal: info.signal ?? undefined, error: info.error }, 'exec finished'))
+            .catch((err: unknown) => core.log.error({ host, exec: id, err: (err as Error).message }, 'exec failed'));
         },
         cancel: () => undefined,
       });
@@ -27,12 +27,12 @@ export function execApi(ctx: ApiContext): Implementation {
         names.map(async (name) => {
           let s: HostSession;
           try {
-            s = connectedSession(ctx, name);
+            s = core.connected(name);
           } catch (err) {
             return { name, ok: false, message: (err as Error).message };
           }
-          const cmd = ctx.settings().poweroffCommand;
-          ctx.log.info({ host: name }, 'powering off');
+          const cmd = core.settings().poweroffCommand;
+          core.log.info({ host: name }, 'powering off');
           try {
             const { code } = await runCaptured(s, cmd, 10_000);
             // a host that powers off may close the connection before reporting a status

@@ -1,0 +1,35 @@
+// What features offer each other. A feature imports another only through one of these declared interfaces, handed
+// to it in daemon/features.ts; never the other feature's modules.
+import type { PackageAction, SoundState } from '../../protocol/index.js';
+import type { HostSession } from '../ssh/session.js';
+
+/** The apps feature: a host's app displays, most recent (focused) first, and how many apps run there. */
+export interface AppsPort {
+  displays(host: string): string[];
+  displayEnv?(host: string, display: string): { DISPLAY: string; XAUTHORITY: string } | undefined;
+  running(host: string): number;
+}
+
+/** The sound feature: a host's sound state and why it is down. */
+export interface SoundPort {
+  state(host: string): SoundState;
+  error(host: string): string | null;
+}
+
+/**
+ * apk on one connected host the way `towerctl install` runs it: for an offline host the package relay is open from
+ * `open` until `close`, and `argv` carries its proxy.
+ */
+export interface ApkSession {
+  readonly session: HostSession;
+  readonly relayed: boolean;
+  argv(action: PackageAction, packages: string[], opts: { progress: boolean }): string[];
+  /** keep the host's /etc/apk/world in its folder here (after a successful change) */
+  saveWorld(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The packages feature. */
+export interface PackagesPort {
+  open(host: string): Promise<ApkSession>;
+}

@@ -1,0 +1,27 @@
+import { AppManager } from '../../apps/manager.js';
+import type { Core, Feature } from '../../core/feature.js';
+import type { AppsPort } from '../../core/ports.js';
+import { appMethods } from './api.js';
+
+/** `towerctl run`, `apps`, `close`: GUI apps in their own X server on their host, shown here by a viewer. */
+export function appsFeature(core: Core): Feature & { port: AppsPort } {
+  const apps = new AppManager({
+    registry: core.registry,
+    supervisor: () => core.supervisor,
+    connected: (name) => core.connected(name),
+    settings: () => core.settings(),
+    publish: (e) => core.hub.publish(e),
+    log: core.log,
+    runtimeDir: core.runtimeDir,
+  });
+  return {
+    name: 'apps',
+    methods: appMethods(apps),
+    start: () => apps.start(),
+    stop: () => apps.stop(),
+    hostsChanged: (c) => {
+      for (const name of c.removed) apps.forgetHost(name);
+    },
+    port: apps,
+  };
+}

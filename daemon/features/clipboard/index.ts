@@ -1,0 +1,27 @@
+import type { Core, Feature } from '../../core/feature.js';
+import type { AppsPort, SoundPort } from '../../core/ports.js';
+import { ClipboardAuto } from '../../desktop/clipboard-auto.js';
+import { ClipboardService } from '../../desktop/clipboard.js';
+import { clipboardMethods } from './api.js';
+import { sessionReport } from './report.js';
+
+/** `towerctl clip`: text between hosts' app displays and the thin client, on request or (auto) both ways. */
+export function clipboardFeature(core: Core, ports: { apps: AppsPort; sound: SoundPort }): Feature {
+  const clip = new ClipboardService({
+    registry: core.registry,
+    supervisor: () => core.supervisor,
+    connected: (name) => core.connected(name),
+    settings: () => core.settings(),
+    apps: ports.apps,
+    log: core.log,
+    publish: (e) => core.hub.publish(e),
+  });
+  const auto = new ClipboardAuto(clip, core.forwards, core.runtimeDir);
+  return {
+    name: 'clipboard',
+    methods: clipboardMethods(clip, sessionReport(core, clip, ports.sound)),
+    start: () => auto.start(),
+    stop: () => auto.stop(),
+    hostInfo: (name) => ({ clipboard: clip.mode(name) }),
+  };
+}

@@ -1,0 +1,14 @@
+import type { Core, Feature } from '../../core/feature.js';
+import type { PackagesPort } from '../../core/ports.js';
+import { RelayAuditLog } from '../../packages/audit.js';
+import { RelayManager } from '../../packages/relays.js';
+import { packageMethods } from './api.js';
+import { apkSessions } from './apk.js';
+
+/** `towerctl install|remove|upgrade|relay`: apk on hosts, offline ones through the package relay and its trail. */
+export function packagesFeature(core: Core): Feature & { port: PackagesPort } {
+  const trail = new RelayAuditLog();
+  const relays = new RelayManager(() => core.supervisor, () => core.settings().packages.relay, trail, core.log);
+  const apk = apkSessions(core, relays);
+  return { name: 'packages', methods: packageMethods(core, apk, trail), port: apk };
+}
