@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { defaultSocketPath } from '../daemon/paths.js';
+import { defaultSocketPath } from '../daemon/shared/paths.js';
 import { TowerClient } from './rpc.js';
 
 /** A bad command line: towerctl exits with the usage code. */

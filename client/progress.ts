@@ -1,5 +1,5 @@
 import type { JobInfo } from '../protocol/index.js';
-import { bytesText } from '../daemon/util/bytes.js';
+import { bytesText } from '../daemon/shared/bytes.js';
 
 export { bytesText };
 

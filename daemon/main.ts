@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { LogLevelName, TOWER_VERSION } from '../protocol/index.js';
 import { LogRing, createLogger } from './log.js';
-import { defaultSocketPath, resolvePaths } from './paths.js';
+import { defaultSocketPath, resolvePaths } from './shared/paths.js';
 import { AlreadyRunningError } from './socket.js';
 import { Towerd } from './towerd.js';
 

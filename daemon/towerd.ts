@@ -9,7 +9,7 @@ import { features, type FeatureOptions } from './features.js';
 import { ForwardManager } from './forwards/manager.js';
 import { HostStates } from './hoststate.js';
 import type { LogRing, Logger } from './log.js';
-import type { Paths } from './paths.js';
+import type { Paths } from './shared/paths.js';
 import { Registry, type Host, type RegistryChange } from './registry/registry.js';
 import { watchConfig } from './registry/watch.js';
 import { bindMethods, type Implementation } from './rpc/dispatch.js';

@@ -1,4 +1,5 @@
 import type { Event, HostInfo, RegistryStatus } from '../../protocol/index.js';
+import { compareHosts } from '../../daemon/shared/hostorder.js';
 
 /** What the bar shows of a host; the rest of HostInfo never reaches the screen. */
 export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError' | 'updates' | 'sound' | 'clipboard'>;
@@ -21,12 +22,6 @@ function pick(h: BarHost): BarHost {
   return b;
 }
 
-// the same order as towerd's host.list, so that a host added by an event lands where a fresh status would put it
-function byRegistryOrder(a: BarHost, b: BarHost): number {
-  const ra = a.role === 'router' ? 0 : 1;
-  const rb = b.role === 'router' ? 0 : 1;
-  return ra - rb || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-}
 
 export function fromSnapshot(s: { hosts: readonly BarHost[]; registry: Pick<RegistryStatus, 'ok' | 'error'> }): UpView {
   return { daemon: 'up', hosts: s.hosts.map(pick), registry: { ok: s.registry.ok, error: s.registry.error } };
@@ -34,7 +29,7 @@ export function fromSnapshot(s: { hosts: readonly BarHost[]; registry: Pick<Regi
 
 function upsert(hosts: readonly BarHost[], h: BarHost): BarHost[] {
   const rest = hosts.filter((x) => x.name !== h.name);
-  return [...rest, pick(h)].sort(byRegistryOrder);
+  return [...rest, pick(h)].sort(compareHosts); // towerd's order: a host added by an event lands where a fresh status would put it
 }
 
 /**

@@ -2,7 +2,7 @@ import type { HostInfo, RegistryStatus } from '../../protocol/index.js';
 import type { EventHub } from '../events.js';
 import type { ForwardManager } from '../forwards/manager.js';
 import type { LogRing, Logger } from '../log.js';
-import type { Paths } from '../paths.js';
+import type { Paths } from '../shared/paths.js';
 import type { Host, RegistryChange, Registry } from '../registry/registry.js';
 import type { Implementation } from '../rpc/dispatch.js';
 import type { Settings } from '../settings.js';

@@ -7,7 +7,7 @@ import { TowerError } from '../core/errors.js';
 import type { Settings } from '../settings.js';
 import type { HostSession } from '../ssh/session.js';
 import type { Supervisor } from '../ssh/supervisor.js';
-import { bytesText } from '../util/bytes.js';
+import { bytesText } from '../shared/bytes.js';
 import { discoverDisplays, readFocusedClipboard, writeHostClipboard, type HostDisplay } from './clipboard-host.js';
 import { WaylandError, waylandFromEnv, wlCopy, wlPaste, type WaylandSession } from './clipboard-wayland.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import type { Event, JobInfo, JobPhase, Params, ProvisionPlan, ProvisionRunResult, HostInfo } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
-import { hostDir, type Paths } from '../paths.js';
+import { hostDir, type Paths } from '../shared/paths.js';
 import { networkOf } from '../registry/addressing.js';
 import { RegistryError, type Registry } from '../registry/registry.js';
 import type { Settings } from '../settings.js';

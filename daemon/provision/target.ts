@@ -2,7 +2,7 @@ import { readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Stats } from 'node:fs';
 import type { ProvisionTarget, TargetInfo } from '../../protocol/index.js';
-import { bytesText } from '../util/bytes.js';
+import { bytesText } from '../shared/bytes.js';
 import { TowerError } from '../core/errors.js';
 
 /**

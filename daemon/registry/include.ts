@@ -1,5 +1,5 @@
 import { ensurePrivateDir, readIfExists, writeFileAtomic } from '../util/fs.js';
-import type { Paths } from '../paths.js';
+import type { Paths } from '../shared/paths.js';
 
 /**
  * Put `Include ~/.local/tower/config` at the top of ~/.ssh/config (creating ~/.ssh 0700 and the file 0600 when

@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { COLORS, HostName, IPv4, type Color, type RegistryStatus, type Role } from '../../protocol/index.js';
-import { expandTilde, hostDir, type Paths } from '../paths.js';
+import { expandTilde, hostDir, type Paths } from '../shared/paths.js';
 import type { Settings } from '../settings.js';
 import { ensurePrivateDir, exists, readIfExists, writeFileAtomic } from '../util/fs.js';
 import { SerialQueue } from '../util/serial.js';
@@ -14,6 +14,7 @@ import { pinHostKeys, removeHostEntries } from './knownhosts.js';
 import { appendHostBlock, parseRegistryConfig, removeHostBlock, renderHostBlock } from './sshconfig.js';
 import { TowerEnv, parseTowerEnv, serializeTowerEnv } from './towerenv.js';
 import { TowerError } from '../core/errors.js';
+import { compareHosts } from '../shared/hostorder.js';
 
 /** A host as the registry knows it: everything that is on disk, nothing about the connection. */
 export interface Host {
@@ -75,13 +76,6 @@ export function colorFromCode(code: number): Color {
   const c = COLORS.find((x) => x.code === code);
   if (!c) throw new Error(`unknown colour code ${code}`);
   return { code: c.code, name: c.name, hex: c.hex };
-}
-
-/** Router first, then by name: TowerOS's order. */
-export function compareHosts(a: { name: string }, b: { name: string }): number {
-  if (a.name === 'router') return b.name === 'router' ? 0 : -1;
-  if (b.name === 'router') return 1;
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /**

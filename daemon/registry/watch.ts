@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { dirname, relative, sep } from 'node:path';
-import type { Paths } from '../paths.js';
+import type { Paths } from '../shared/paths.js';
 
 /**
  * Calls `onChange` once after a burst of edits to the registry files or the settings file. Events are only a

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { keyboardFrom, langFrom } from '../../daemon/provision/locale.js';
 import { KEYFILE_BYTES, bootFiles, makeMaterial } from '../../daemon/provision/material.js';
-import { hashPassword } from '../../daemon/provision/sha512crypt.js';
-import { wpaPsk } from '../../daemon/provision/wpa.js';
+import { hashPassword } from '../../daemon/shared/sha512crypt.js';
+import { wpaPsk } from '../../daemon/shared/wpa.js';
 import { parseTowerEnv, serializeTowerEnv } from '../../daemon/registry/towerenv.js';
 
 const DEFAULTS = { keyboardLayout: 'fr', keyboardVariant: 'fr-azerty', timezone: 'Europe/Paris', lang: 'fr_FR.UTF-8' };

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { SHA512_CRYPT_RE } from '../../protocol/provision.js';
-import { HOST_PASSWORD_ROUNDS, hashPassword, parseSetting, randomPassword, randomSalt, sha512Crypt } from '../../daemon/provision/sha512crypt.js';
+import { HOST_PASSWORD_ROUNDS, hashPassword, parseSetting, randomPassword, randomSalt, sha512Crypt } from '../../daemon/shared/sha512crypt.js';
 
 // Ulrich Drepper, "Unix crypt using SHA-256 and SHA-512", test vectors for SHA-512
 const VECTORS: [string, string, string][] = [

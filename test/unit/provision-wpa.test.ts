@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkWpaPassphrase, wpaPsk } from '../../daemon/provision/wpa.js';
+import { checkWpaPassphrase, wpaPsk } from '../../daemon/shared/wpa.js';
 
 describe('WPA PSK (PBKDF2-HMAC-SHA1, 4096 rounds, 32 bytes)', () => {
   it.each([

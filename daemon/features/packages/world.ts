@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Core } from '../../core/feature.js';
 import { runCaptured } from '../../exec/run.js';
-import { hostDir } from '../../paths.js';
+import { hostDir } from '../../shared/paths.js';
 import type { HostSession } from '../../ssh/session.js';
 import { writeFileAtomic } from '../../util/fs.js';
 
