@@ -1,4 +1,4 @@
-import { chmod, mkdir, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { HostInfo, RegistryStatus } from '../protocol/index.js';
 import { coreMethods } from './core/api.js';
@@ -94,14 +94,11 @@ export class Towerd {
     this.server = new RpcServer(log, bindMethods(methods, log));
     for (const f of this.list) await f.start?.();
     const release = await claimSocket(this.opts.socketPath);
-    const oldMask = process.umask(0o177);
     try {
       await this.server.listen(this.opts.socketPath);
     } finally {
-      process.umask(oldMask);
       await release();
     }
-    await chmod(this.opts.socketPath, 0o600);
     if (this.opts.watch !== false)
       this.watcher = watchConfig(
         paths,

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import type { Client } from 'ssh2';
@@ -18,6 +18,7 @@ import { splice } from '../forwards/splice.js';
 import { CONTROL, DIR_NAME_RE, LAUNCH, SUPERVISOR, parseHostApps, parseLaunch, type HostAppLine } from './hostscript.js';
 import { FirstFrameWatch } from './rfb.js';
 import { PULSE_SERVER_ON_HOST, soundMode } from '../desktop/sound.js';
+import { listenPrivate } from '../util/private-socket.js';
 import { setWindowClass, viewerArgv, viewerEnv, watchWindowSize, windowsOf } from './viewer.js';
 
 /** What the manager needs from the daemon. */
@@ -293,19 +294,7 @@ export class AppManager {
     await unlink(app.socket).catch(() => undefined);
     const server = createServer((sock) => this.accept(app, sock));
     server.on('error', (err) => this.deps.log.warn({ app: app.id, err: err.message }, 'viewer socket error'));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const old = process.umask(0o177);
-      try {
-        server.listen(app.socket, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      } finally {
-        process.umask(old);
-      }
-    });
-    await chmod(app.socket, 0o600);
+    await listenPrivate(server, app.socket);
     app.server = server;
   }
 

@@ -1,9 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmod, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import type { Client, Channel } from 'ssh2';
 import type { Endpoint } from '../../protocol/index.js';
 import { Forward } from './forward.js';
 import { splice } from './splice.js';
+import { listenPrivate } from '../util/private-socket.js';
 
 /** How long a connection accepted while the host is away waits for it to come back. */
 const WAIT_FOR_HOST_MS = 3000;
@@ -18,31 +19,21 @@ export class LocalForward extends Forward {
   async listen(): Promise<Endpoint> {
     const server = createServer((sock) => this.accept(sock));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const done = () => {
-        server.off('error', reject);
-        resolve();
-      };
-      if ('tcp' in this.listenAt) {
-        server.listen({ host: this.listenAt.tcp.host, port: this.listenAt.tcp.port, exclusive: true }, done);
-      } else {
-        // a Unix socket only its owner can connect to
-        const old = process.umask(0o177);
-        try {
-          server.listen(this.listenAt.unix, done);
-        } finally {
-          process.umask(old);
-        }
-      }
-    });
-    server.on('error', (err) => this.log.warn({ forward: this.id, err: err.message }, 'forward listener error'));
     if ('tcp' in this.listenAt) {
+      const at = this.listenAt.tcp;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: at.host, port: at.port, exclusive: true }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
       const addr = server.address();
-      if (addr && typeof addr === 'object') this.listenAt = { tcp: { host: this.listenAt.tcp.host, port: addr.port } };
+      if (addr && typeof addr === 'object') this.listenAt = { tcp: { host: at.host, port: addr.port } };
     } else {
-      await chmod(this.listenAt.unix, 0o600);
+      await listenPrivate(server, this.listenAt.unix);
     }
+    server.on('error', (err) => this.log.warn({ forward: this.id, err: err.message }, 'forward listener error'));
     if (this.session()?.connection) this.state = 'active';
     return this.listenAt;
   }

@@ -3,6 +3,7 @@ import { JSONRPCServer, type JSONRPCRequest, type JSONRPCResponse } from 'json-r
 import { ErrorCode, MAX_FRAME_BYTES } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import { FrameDecoder, decodeUtf8 } from './frames.js';
+import { listenPrivate } from '../util/private-socket.js';
 
 /** One client connection, as handlers see it. */
 export interface Connection {
@@ -110,16 +111,10 @@ export class RpcServer {
     return this.conns;
   }
 
-  listen(path: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(path, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (err) => this.log.error({ err: err.message }, 'socket server error'));
-        resolve();
-      });
-    });
+  /** Listen on `path`, a socket only the owner can connect to. */
+  async listen(path: string): Promise<void> {
+    await listenPrivate(this.server, path);
+    this.server.on('error', (err) => this.log.error({ err: err.message }, 'socket server error'));
   }
 
   async close(): Promise<void> {
