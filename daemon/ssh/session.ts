@@ -58,6 +58,8 @@ export class HostSession extends EventEmitter<SessionEvents> {
   private liveness: Liveness = { state: 'connecting', lastError: null, lastContact: null, rttMs: null };
   private client: SshClient | undefined;
   private sock: Socket | undefined;
+  /** TCP connects still waiting for an answer (several overlap right after a loss) */
+  private readonly connecting = new Set<Socket>();
   private retryTimer: NodeJS.Timeout | undefined;
   private stopProbes: (() => void) | undefined;
   private probeDeadline: NodeJS.Timeout | undefined;
@@ -93,7 +95,7 @@ export class HostSession extends EventEmitter<SessionEvents> {
   }
 
   counts(): SessionCounts {
-    return { connected: this.client !== undefined, sockets: this.sock && !this.sock.destroyed ? 1 : 0, channels: this.openChannels };
+    return { connected: this.client !== undefined, sockets: (this.sock && !this.sock.destroyed ? 1 : 0) + this.connecting.size, channels: this.openChannels };
   }
 
   start(): void {
@@ -206,26 +208,55 @@ export class HostSession extends EventEmitter<SessionEvents> {
     this.openSsh(id, sock, key, pinned);
   }
 
+  /**
+   * The TCP connection for attempt `id`. Right after a loss (Backoff.fast) a new connect starts every `fastMs` while
+   * earlier ones still wait for their answer, and the first to connect wins: a SYN sent into a cut cable would
+   * otherwise hold the attempt until its timeout, and the kernel's own SYN retry comes only after a second.
+   * Resolves undefined, with the state set to offline, once no connect is pending and none is due.
+   */
   private tcp(id: number): Promise<Socket | undefined> {
+    const { port, connectTimeoutMs } = this.opts;
+    const ip = this.host.ip;
     return new Promise((resolve) => {
-      const sock = tcpConnect({ host: this.host.ip, port: this.opts.port, noDelay: true });
-      this.sock = sock;
-      const timer = setTimeout(() => {
-        sock.destroy();
-        if (id === this.attemptId && !this.stopped) this.failed('offline', `no TCP answer from ${this.host.ip}:${this.opts.port} within ${this.opts.connectTimeoutMs} ms`);
-        resolve(undefined);
-      }, this.opts.connectTimeoutMs);
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        sock.setKeepAlive(true, 10_000);
-        resolve(sock);
-      });
-      sock.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        sock.destroy();
-        if (id === this.attemptId && !this.stopped) this.failed('offline', describeSocketError(err, this.host.ip, this.opts.port));
-        resolve(undefined);
-      });
+      let done = false;
+      let due: NodeJS.Timeout | undefined;
+      let lastError = '';
+      const finish = (winner: Socket | undefined) => {
+        if (done) return;
+        done = true;
+        clearTimeout(due);
+        for (const s of this.connecting) if (s !== winner) s.destroy();
+        this.connecting.clear();
+        if (!winner && id === this.attemptId && !this.stopped) this.failed('offline', lastError);
+        resolve(winner);
+      };
+      const start = () => {
+        due = undefined;
+        if (done) return;
+        if (id !== this.attemptId || this.stopped) return finish(undefined);
+        const sock = tcpConnect({ host: ip, port, noDelay: true });
+        this.connecting.add(sock);
+        let reason = `no TCP answer from ${ip}:${port} within ${connectTimeoutMs} ms`;
+        const timer = setTimeout(() => sock.destroy(), connectTimeoutMs);
+        sock.once('connect', () => {
+          clearTimeout(timer);
+          this.connecting.delete(sock);
+          sock.setKeepAlive(true, 10_000);
+          this.sock = sock;
+          finish(sock);
+        });
+        sock.once('error', (err: NodeJS.ErrnoException) => (reason = describeSocketError(err, ip, port)));
+        sock.once('close', () => {
+          clearTimeout(timer);
+          if (!this.connecting.delete(sock) || done) return;
+          lastError = reason;
+          // keep what status shows current while connects go on
+          if (this.liveness.state !== 'offline' || this.liveness.lastError !== reason) this.setState({ state: 'offline', lastError: reason });
+          if (this.connecting.size === 0 && due === undefined) finish(undefined);
+        });
+        if (this.backoff.fast()) due = setTimeout(start, this.opts.backoff.fastMs);
+      };
+      start();
     });
   }
 
@@ -358,6 +389,8 @@ export class HostSession extends EventEmitter<SessionEvents> {
     }
     this.sock?.destroy();
     this.sock = undefined;
+    for (const s of this.connecting) s.destroy();
+    this.connecting.clear();
   }
 }
 
