@@ -15,23 +15,34 @@ export function runStream(sock: Socket, rest: Buffer, tty: boolean): Promise<Exi
   return new Promise((resolve) => {
     const stdin = process.stdin;
     let exit: ExitInfo | undefined;
-    const send = (type: number, payload?: Buffer | string) => {
-      if (!sock.destroyed) sock.write(encodeFrame(type, payload));
-    };
+    let closed = false;
+    /** false when the socket's buffer is full: the caller should wait for 'drain' */
+    const send = (type: number, payload?: Buffer | string): boolean => (sock.destroyed ? true : sock.write(encodeFrame(type, payload)));
     const restore = () => {
+      closed = true;
       if (tty && stdin.isTTY) stdin.setRawMode(false);
       stdin.pause();
       process.off('SIGINT', onSigint);
       process.stdout.off('resize', onResize);
     };
     // with a terminal, Ctrl-C is a byte for the remote terminal; without one it becomes a signal
-    const onSigint = () => send(StreamFrame.Signal, JSON.stringify({ signal: 'INT' }));
-    const onResize = () => send(StreamFrame.Resize, JSON.stringify({ rows: process.stdout.rows, cols: process.stdout.columns }));
+    const onSigint = () => void send(StreamFrame.Signal, JSON.stringify({ signal: 'INT' }));
+    const onResize = () => void send(StreamFrame.Resize, JSON.stringify({ rows: process.stdout.rows, cols: process.stdout.columns }));
     if (tty && stdin.isTTY) stdin.setRawMode(true);
     process.on('SIGINT', onSigint);
     process.stdout.on('resize', onResize);
-    stdin.on('data', (d: Buffer) => send(StreamFrame.Stdin, d));
-    stdin.on('end', () => send(StreamFrame.StdinEof));
+    // read stdin only as fast as towerd takes it (`tar c big | towerctl exec slowhost …` must not pile up here)
+    let stdinWaiting = false;
+    stdin.on('data', (d: Buffer) => {
+      if (send(StreamFrame.Stdin, d) || stdinWaiting) return;
+      stdinWaiting = true;
+      stdin.pause();
+      sock.once('drain', () => {
+        stdinWaiting = false;
+        if (!closed) stdin.resume();
+      });
+    });
+    stdin.on('end', () => void send(StreamFrame.StdinEof));
     stdin.resume();
 
     const decoder = new StreamDecoder();

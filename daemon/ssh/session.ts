@@ -36,6 +36,57 @@ export interface Attachment {
   down(): void;
 }
 
+/**
+ * Live channels a host may have open on one remote forward or relay listener, counted from the moment it asks
+ * until the channel closes (a remote forward connects here before it accepts). Each one holds buffers here and
+ * maybe a socket, so a host opening thousands must not be able to make towerd hold thousands.
+ */
+export const MAX_CHANNELS_PER_LISTENER = 64;
+
+/** Counts channels per listener and refuses those beyond the limit; one warning each time a listener hits it. */
+class ChannelCap {
+  private readonly live = new Map<string, number>();
+  private readonly warned = new Set<string>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly warn: (listener: string) => void,
+  ) {}
+
+  admit(key: string, accept: AcceptConnection<Channel>, reject: RejectConnection, handle: (accept: AcceptConnection<Channel>, reject: RejectConnection) => void): void {
+    const n = this.live.get(key) ?? 0;
+    if (n >= this.limit) {
+      if (!this.warned.has(key)) {
+        this.warned.add(key);
+        this.warn(key);
+      }
+      return reject();
+    }
+    this.live.set(key, n + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (this.live.get(key) ?? 1) - 1;
+      if (left > 0) this.live.set(key, left);
+      else this.live.delete(key);
+      // warn again the next time the limit is reached, not on every refused channel of one burst
+      if (left < this.limit / 2) this.warned.delete(key);
+    };
+    handle(
+      () => {
+        const ch = accept();
+        ch.once('close', release);
+        return ch;
+      },
+      () => {
+        release();
+        reject();
+      },
+    );
+  }
+}
+
 export type IncomingTcp = (info: TcpConnectionDetails, accept: AcceptConnection<Channel>, reject: RejectConnection) => void;
 export type IncomingUnix = (info: UNIXConnectionDetails, accept: AcceptConnection<Channel>, reject: RejectConnection) => void;
 
@@ -273,14 +324,18 @@ export class HostSession extends EventEmitter<SessionEvents> {
       for (const a of this.attachments) this.runUp(a, client);
     });
     // anything the host opens towards us must match a remote forward we asked for; the rest is refused
+    const capped = new ChannelCap(MAX_CHANNELS_PER_LISTENER, (listener) =>
+      this.log.warn({ host: this.host.name, listener, limit: MAX_CHANNELS_PER_LISTENER }, 'host opened too many channels on one listener; refusing the excess'),
+    );
     client.on('tcp connection', (info, accept, reject) => {
-      const h = this.tcpHandlers.get(`${info.destIP}:${info.destPort}`);
-      if (h) h(info, accept, reject);
+      const key = `${info.destIP}:${info.destPort}`;
+      const h = this.tcpHandlers.get(key);
+      if (h) capped.admit(key, accept, reject, (a, r) => h(info, a, r));
       else reject();
     });
     client.on('unix connection', (info, accept, reject) => {
       const h = this.unixHandlers.get(info.socketPath);
-      if (h) h(info, accept, reject);
+      if (h) capped.admit(info.socketPath, accept, reject, (a, r) => h(info, a, r));
       else reject();
     });
     client.on('error', (err: Error & { level?: string }) => {
