@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { apkArgv, privilegeMissing, privilegeMissingMessage, privilegeProbe } from '../../daemon/packages/command.js';
 import { shellJoin } from '../../daemon/util/shell.js';
-import { RelayAuditLog } from '../../daemon/packages/audit.js';
+import { RelayAuditLog, auditTarget } from '../../daemon/packages/audit.js';
 import { PackageName, packageMethods } from '../../protocol/packages.js';
 
 describe('package commands', () => {
@@ -40,6 +40,16 @@ describe('package commands', () => {
     expect(vault).toMatchObject({ fetches: 2, bytes: 15, refusals: 1, failures: 0 });
     expect(vault!.recent.map((r) => r.target)).toEqual(['c', 'b']);
     expect(log.summary(undefined, 1).map((h) => h.name)).toEqual(['vault', 'notes']);
+  });
+
+  it('the audit keeps a target with control and non-ASCII bytes percent-encoded', () => {
+    const log = new RelayAuditLog();
+    const target = 'http://dl-cdn.alpinelinux.org/v3.19/\x1b]52;c;aGk=\x07\x9bé x';
+    expect(log.record({ host: 'vault', kind: 'refused', method: 'GET', target, bytes: 0, reason: 'no' }, 1).target).toBe(
+      'http://dl-cdn.alpinelinux.org/v3.19/%1B]52;c;aGk=%07%C2%9B%C3%A9%20x',
+    );
+    expect(log.summary('vault', 1)[0]!.recent[0]!.target).toBe('http://dl-cdn.alpinelinux.org/v3.19/%1B]52;c;aGk=%07%C2%9B%C3%A9%20x');
+    expect(auditTarget('http://dl-cdn.alpinelinux.org/v3.19/main/x86_64/APKINDEX.tar.gz?a=%41')).toBe('http://dl-cdn.alpinelinux.org/v3.19/main/x86_64/APKINDEX.tar.gz?a=%41');
   });
 
   describe('a host without the privilege command', () => {
