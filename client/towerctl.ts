@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ErrorCode, ExitCode } from '../protocol/errors.js';
 import { TOWER_VERSION } from '../protocol/version.js';
 import { UsageError } from './context.js';
+import { escapeControls } from './render.js';
 import { ConnectionLostError, DaemonUnreachableError, RemoteError } from './rpc.js';
 import { register as completion } from './commands/completion.js';
 import { register as daemon } from './commands/daemon.js';
@@ -127,7 +128,8 @@ function optionTakesValue(cmd: Command, flag: string): boolean {
 }
 
 function fail(code: number, message: string): number {
-  process.stderr.write(`towerctl: ${message}\n`);
+  // towerd's messages carry hosts' words (apk's stderr, a relay target): never a raw control byte on the terminal
+  process.stderr.write(`towerctl: ${escapeControls(message, true)}\n`);
   return code;
 }
 
@@ -182,7 +184,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     process.exitCode = await run(argv);
   } catch (err) {
-    process.stderr.write(`towerctl: ${String(err)}\n`);
+    process.stderr.write(`towerctl: ${escapeControls(String(err), true)}\n`);
     process.exitCode = ExitCode.Failure;
   }
 }
