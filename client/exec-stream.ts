@@ -5,6 +5,7 @@ import type { ParamsIn } from '../protocol/index.js';
 import type { PtyRequest } from '../protocol/pty.js';
 import { StreamDecoder, StreamFrame, encodeFrame, type ExitInfo } from '../protocol/stream.js';
 import { socketPath } from './context.js';
+import { escapeControls } from './render.js';
 import { TowerClient } from './rpc.js';
 
 /**
@@ -109,6 +110,6 @@ export async function runOnStream<M extends 'exec.run' | 'packages.run'>(
   }
   onResult(up.result as { relayed?: boolean });
   const info = await runStream(up.sock, up.rest, tty);
-  if (info.error) process.stderr.write(`towerctl: ${info.error}\n`);
+  if (info.error) process.stderr.write(`towerctl: ${escapeControls(info.error)}\n`);
   return exitStatus(info);
 }

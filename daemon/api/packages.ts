@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ErrorCode } from '../../protocol/index.js';
 import { connectedSession, ptyOptions, runCaptured, runStreamed } from '../exec/run.js';
-import { apkArgv } from '../packages/command.js';
+import { apkArgv, privilegeMissingMessage, privilegeProbe } from '../packages/command.js';
 import type { OpenRelay } from '../packages/relays.js';
 import { hostDir } from '../paths.js';
 import { RpcError, type Implementation } from '../rpc/dispatch.js';
@@ -34,6 +34,12 @@ export function packagesApi(ctx: ApiContext): Implementation {
   return {
     'packages.run': async ({ host, action, packages, pty }, conn) => {
       const s = connectedSession(ctx, host);
+      // a missing sudo would only show as the host shell's "sudo: command not found" in apk's stream
+      const probe = privilegeProbe(ctx.settings().packages);
+      if (probe) {
+        const r = await runCaptured(s, probe, 10_000);
+        if (r.code !== 0 && r.code !== null) throw new RpcError(ErrorCode.CommandMissing, privilegeMissingMessage(host, ctx.settings().packages));
+      }
       const relayed = s.host.role === 'offline';
       let relay: OpenRelay | undefined;
       if (relayed) {

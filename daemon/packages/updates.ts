@@ -9,7 +9,7 @@ import { runCaptured, type Captured } from '../exec/run.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
 import { readIfExists, writeFileAtomic } from '../util/fs.js';
-import { apkArgv } from './command.js';
+import { apkArgv, privilegeMissing, privilegeMissingMessage, type ApkCommand } from './command.js';
 import type { OpenRelay } from './relays.js';
 
 export type UpdateSettings = Settings['packages']['updates'];
@@ -176,8 +176,9 @@ export interface UpdateRunner {
   open(name: string): Promise<UpdateSession>;
 }
 
-function apkFailure(what: string, r: Captured): Error {
+function apkFailure(what: string, r: Captured, host: string, cmd: Pick<ApkCommand, 'privilege'>): Error {
   if (r.code === null) return new Error(`${what}: no exit status (connection lost or timed out)`);
+  if (privilegeMissing(cmd, r)) return new Error(privilegeMissingMessage(host, cmd));
   const line = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean).pop();
   return new Error(`${what}: apk exited with ${r.code}${line ? `: ${line.slice(0, 300)}` : ''}`);
 }
@@ -207,14 +208,14 @@ export class ApkUpdateRunner implements UpdateRunner {
     const apk = (extra: string[]) => [...apkArgv(this.ctx.settings().packages, 'upgrade', [], { proxyUrl: relay?.url, progress: false }), ...extra];
     const count = async (refresh: boolean) => {
       const r = await runCaptured(s, apk([...(refresh ? ['--update-cache'] : []), '--simulate']), timeout());
-      if (r.code !== 0) throw apkFailure(refresh ? 'refreshing the index' : 'counting upgrades', r);
+      if (r.code !== 0) throw apkFailure(refresh ? 'refreshing the index' : 'counting upgrades', r, name, this.ctx.settings().packages);
       return parseUpgrades(r.stdout);
     };
     return {
       check: () => count(true),
       upgrade: async () => {
         const r = await runCaptured(s, apk(['--no-interactive']), timeout());
-        if (r.code !== 0) throw apkFailure('apk upgrade', r);
+        if (r.code !== 0) throw apkFailure('apk upgrade', r, name, this.ctx.settings().packages);
         const upgraded = parseUpgrades(r.stdout);
         await saveWorld(this.ctx, s);
         return { upgraded, pending: await count(false) };
