@@ -29,7 +29,7 @@ export function printRows(title: string, rows: Row[]): void {
   for (const r of rows) {
     const verdict = r.ok === undefined ? '' : r.ok ? '  ok' : '  MISSED';
     process.stdout.write(
-      `  ${r.name.padEnd(w[0]!)}  ${r.value.padStart(w[1]!)}  baseline ${r.baseline.padStart(w[2]!)}  ratio ${r.ratio.toFixed(2)}×${r.target ? `  target ${r.target}` : ''}${verdict}\n`,
+      `  ${r.name.padEnd(w[0]!)}  ${r.value.padStart(w[1]!)}  baseline ${r.baseline.padStart(w[2]!)}  ratio ${Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : '-'.padStart(5)}${r.target ? `  target ${r.target}` : ''}${verdict}\n`,
     );
   }
 }

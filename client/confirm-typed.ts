@@ -1,4 +1,5 @@
 import { UsageError } from './context.js';
+import { escapeControls } from './render.js';
 
 /**
  * Print a question on stderr and read one line of the answer from the terminal. The terminal's own line editing
@@ -38,6 +39,6 @@ export function ask(question: string): Promise<string> {
  */
 export async function confirmTyped(warning: string, expected: string, flag = '--yes'): Promise<boolean> {
   if (!process.stdin.isTTY) throw new UsageError(`stdin is not a terminal; pass ${flag} to confirm`);
-  const answer = await ask(`${warning}\nType ${expected} to confirm: `);
+  const answer = await ask(`${warning}\nType ${escapeControls(expected)} to confirm: `);
   return answer.trim() === expected;
 }

@@ -5,6 +5,7 @@ import type { ParamsIn } from '../protocol/index.js';
 import type { PtyRequest } from '../protocol/pty.js';
 import { StreamDecoder, StreamFrame, encodeFrame, type ExitInfo } from '../protocol/stream.js';
 import { socketPath } from './context.js';
+import { escapeControls } from './render.js';
 import { TowerClient } from './rpc.js';
 
 /**
@@ -15,23 +16,34 @@ export function runStream(sock: Socket, rest: Buffer, tty: boolean): Promise<Exi
   return new Promise((resolve) => {
     const stdin = process.stdin;
     let exit: ExitInfo | undefined;
-    const send = (type: number, payload?: Buffer | string) => {
-      if (!sock.destroyed) sock.write(encodeFrame(type, payload));
-    };
+    let closed = false;
+    /** false when the socket's buffer is full: the caller should wait for 'drain' */
+    const send = (type: number, payload?: Buffer | string): boolean => (sock.destroyed ? true : sock.write(encodeFrame(type, payload)));
     const restore = () => {
+      closed = true;
       if (tty && stdin.isTTY) stdin.setRawMode(false);
       stdin.pause();
       process.off('SIGINT', onSigint);
       process.stdout.off('resize', onResize);
     };
     // with a terminal, Ctrl-C is a byte for the remote terminal; without one it becomes a signal
-    const onSigint = () => send(StreamFrame.Signal, JSON.stringify({ signal: 'INT' }));
-    const onResize = () => send(StreamFrame.Resize, JSON.stringify({ rows: process.stdout.rows, cols: process.stdout.columns }));
+    const onSigint = () => void send(StreamFrame.Signal, JSON.stringify({ signal: 'INT' }));
+    const onResize = () => void send(StreamFrame.Resize, JSON.stringify({ rows: process.stdout.rows, cols: process.stdout.columns }));
     if (tty && stdin.isTTY) stdin.setRawMode(true);
     process.on('SIGINT', onSigint);
     process.stdout.on('resize', onResize);
-    stdin.on('data', (d: Buffer) => send(StreamFrame.Stdin, d));
-    stdin.on('end', () => send(StreamFrame.StdinEof));
+    // read stdin only as fast as towerd takes it (`tar c big | towerctl exec slowhost …` must not pile up here)
+    let stdinWaiting = false;
+    stdin.on('data', (d: Buffer) => {
+      if (send(StreamFrame.Stdin, d) || stdinWaiting) return;
+      stdinWaiting = true;
+      stdin.pause();
+      sock.once('drain', () => {
+        stdinWaiting = false;
+        if (!closed) stdin.resume();
+      });
+    });
+    stdin.on('end', () => void send(StreamFrame.StdinEof));
     stdin.resume();
 
     const decoder = new StreamDecoder();
@@ -98,6 +110,6 @@ export async function runOnStream<M extends 'exec.run' | 'packages.run'>(
   }
   onResult(up.result as { relayed?: boolean });
   const info = await runStream(up.sock, up.rest, tty);
-  if (info.error) process.stderr.write(`towerctl: ${info.error}\n`);
+  if (info.error) process.stderr.write(`towerctl: ${escapeControls(info.error)}\n`);
   return exitStatus(info);
 }

@@ -1,5 +1,6 @@
 import type { JobInfo } from '../protocol/index.js';
 import { bytesText } from '../daemon/shared/bytes.js';
+import { escapeControls, jsonText } from './render.js';
 
 export { bytesText };
 
@@ -21,9 +22,9 @@ const PHASE_TEXT: Record<JobInfo['phase'], string> = {
 /** The one status line of a job on a terminal of `width` columns: phase, bar, percentage, sizes, speed, time left. */
 export function progressLine(job: JobInfo, width: number): string {
   const label = PHASE_TEXT[job.phase].padEnd(12);
-  if (job.phase === 'register') return `${label}${job.host}: keys, tower.env, address, known_hosts`;
+  if (job.phase === 'register') return `${label}${escapeControls(job.host)}: keys, tower.env, address, known_hosts`;
   if (job.phase === 'inject') return `${label}tower.env, crypto_keyfile.bin and host keys onto the boot partition`;
-  if (job.phase === 'failed') return `${label}${job.message ?? ''}`;
+  if (job.phase === 'failed') return `${label}${escapeControls(job.message ?? '')}`;
   const total = job.bytesTotal;
   const frac = total ? Math.min(1, job.bytesDone / total) : null;
   const sizes = total ? `${bytesText(job.bytesDone)}/${bytesText(total)}` : bytesText(job.bytesDone);
@@ -53,7 +54,7 @@ export class ProgressView {
 
   update(job: JobInfo): void {
     if (this.mode === 'json') {
-      this.out.write(JSON.stringify(job) + '\n');
+      this.out.write(jsonText(job) + '\n');
       return;
     }
     if (this.mode === 'tty') {

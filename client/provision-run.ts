@@ -14,7 +14,7 @@ import { UsageError, print, socketPath } from './context.js';
 import { confirm } from './prompt.js';
 import { ProgressView, bytesText } from './progress.js';
 import { TowerClient } from './rpc.js';
-import { hostColor, json, stateText } from './render.js';
+import { escapeControls as esc, hostColor, json, stateText } from './render.js';
 
 export interface ProvisionOptions {
   online?: boolean;
@@ -86,7 +86,8 @@ function describePlan(plan: ProvisionPlan, user: string | undefined): string {
   let out = `provision ${plan.name} (${plan.role}) at ${plan.ip}${user ? `, user ${user}` : ''}${plan.replaces ? ', replacing the existing host' : ''}\n`;
   out += `  image   ${img.path} (${img.format}, ${imgSize}${version}; boot partition at ${img.bootPartition.offsetBytes} bytes, ${img.bootPartition.table})\n`;
   out += `  target  ${plan.target.path}: ${plan.target.description}\n`;
-  return out;
+  // a device's description is its vendor and model strings, which the device itself supplies
+  return esc(out, true);
 }
 
 function hints(name: string, plan: ProvisionPlan, last: HostInfo | undefined, timeoutS: number): string {
@@ -180,14 +181,14 @@ export async function provision(name: string, opts: ProvisionOptions, cmd: Comma
     const plan = await client.call('provision.check', base);
     const info = opts.json ? process.stderr : process.stdout;
     info.write(describePlan(plan, opts.user));
-    for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
+    for (const w of plan.warnings) process.stderr.write(`warning: ${esc(w)}\n`);
     if (!opts.yes) {
       if (plan.replaces && !(await confirm(`Replace host ${name}? Its keys, address and known_hosts pins are replaced and the old host can no longer be reached.`)))
         throw new UsageError('not confirmed; nothing was changed');
       if (plan.target.kind === 'device') {
-        const ok = await confirmTyped(`This erases everything on ${plan.target.path} (${plan.target.description}).`, plan.target.name);
+        const ok = await confirmTyped(esc(`This erases everything on ${plan.target.path} (${plan.target.description}).`), plan.target.name);
         if (!ok) throw new UsageError('not confirmed; nothing was written');
-      } else if (plan.target.exists && !(await confirm(`Overwrite ${plan.target.path}?`))) {
+      } else if (plan.target.exists && !(await confirm(`Overwrite ${esc(plan.target.path)}?`))) {
         throw new UsageError('not confirmed; nothing was written');
       }
     }
@@ -199,7 +200,7 @@ export async function provision(name: string, opts: ProvisionOptions, cmd: Comma
     let finished = false;
     const waiter = hostWaiter(name, (h) => {
       if (!opts.wait || !finished) return;
-      process.stderr.write(`${hostColor(h)} ${stateText(h.state)}${h.lastError ? ` (${h.lastError})` : ''}\n`);
+      process.stderr.write(`${hostColor(h)} ${stateText(h.state)}${h.lastError ? ` (${esc(h.lastError)})` : ''}\n`);
     });
     await client.subscribe(['jobs', 'hosts'], (e) => {
       if (e.type === 'job.progress' && e.job.host === name && e.job.target === plan.target.path && !finished) view.update(e.job);
@@ -243,13 +244,13 @@ export async function provision(name: string, opts: ProvisionOptions, cmd: Comma
       `host keys pinned for ${result.host.ip}: ${result.hostKeys.map(fingerprint).join(', ')}`,
       `client key: ${result.publicKey}`,
     ];
-    if (!opts.json) print(out.join('\n') + '\n');
-    if (password === undefined) process.stderr.write(`password of ${result.host.user}${result.host.user === 'root' ? '' : ' and root'} on ${name}, shown once (Tower keeps only its hash): ${plain}\n`);
+    if (!opts.json) print(esc(out.join('\n'), true) + '\n');
+    if (password === undefined) process.stderr.write(`password of ${esc(result.host.user)}${result.host.user === 'root' ? '' : ' and root'} on ${name}, shown once (Tower keeps only its hash): ${plain}\n`);
     if (!opts.json) print(`Move the ${plan.target.kind === 'device' ? 'card' : 'image'} to ${name}, connect its Ethernet to the ${role === 'offline' ? 'offline' : 'online'} network and power it on.\n`);
 
     let final = waiter.latest ?? result.host;
     if (opts.wait && result.supervised) {
-      if (final.state !== 'online') process.stderr.write(`waiting for ${name} at ${result.host.ip}${timeoutS ? ` (up to ${timeoutS} s)` : ''}; Ctrl-C stops waiting, not the host\n`);
+      if (final.state !== 'online') process.stderr.write(`waiting for ${name} at ${esc(result.host.ip)}${timeoutS ? ` (up to ${timeoutS} s)` : ''}; Ctrl-C stops waiting, not the host\n`);
       const reached = await waiter.wait(timeoutS * 1000);
       if (towerdGone) throw new ExitError(ExitCode.DaemonUnreachable, `towerd went away while waiting for ${name}; ${name} stays registered: see towerctl status once towerd is back`);
       final = reached ?? waiter.latest ?? final;
@@ -257,7 +258,7 @@ export async function provision(name: string, opts: ProvisionOptions, cmd: Comma
         if (opts.json) print(json({ ...result, host: final }));
         throw new ExitError(ExitCode.RemoteFailure, hints(name, plan, final, timeoutS));
       }
-      if (!opts.json) print(`${hostColor(final)} is online at ${final.ip}${final.rttMs !== null ? ` (${final.rttMs.toFixed(1)} ms)` : ''}: ssh ${name}\n`);
+      if (!opts.json) print(`${hostColor(final)} is online at ${esc(final.ip)}${final.rttMs !== null ? ` (${final.rttMs.toFixed(1)} ms)` : ''}: ssh ${name}\n`);
     } else if (opts.wait && !opts.json) {
       print(`towerd does not supervise hosts, so it cannot tell when ${name} is up; try: ssh ${name}\n`);
     }

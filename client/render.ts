@@ -8,6 +8,33 @@ export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
   return stream.isTTY === true;
 }
 
+/* eslint-disable no-control-regex */
+const CONTROLS = /[\x00-\x1f\x7f-\x9f]/g;
+const CONTROLS_BUT_NEWLINE = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
+const JSON_UNESCAPED_CONTROLS = /[\x7f-\x9f]/g;
+/* eslint-enable no-control-regex */
+const hex = (c: string) => c.charCodeAt(0).toString(16).padStart(2, '0');
+
+/**
+ * Text that came from towerd, and through it often from a host (apk's or xclip's stderr, a relay request, a log
+ * record), made inert for a terminal: every C0 control, DEL and C1 control becomes `\xNN`. Printed raw, a host
+ * could send escape sequences to the thin client's terminal: OSC 52 sets its clipboard, others retitle the window,
+ * move the cursor or hide text. Every human rendering of such text goes through this (exec's streams are the
+ * command's own bytes and do not). `lines` keeps \n as a line break where the text is meant to span lines; in a
+ * table cell or a one-line message it is escaped too.
+ */
+export function escapeControls(text: string, lines = false): string {
+  return text.replace(lines ? CONTROLS_BUT_NEWLINE : CONTROLS, (c) => `\\x${hex(c)}`);
+}
+
+/**
+ * JSON as JSON.stringify writes it, with DEL and the C1 controls written as \u escapes too (JSON.stringify only
+ * escapes C0): the same value for a parser, nothing a terminal acts on when it is printed.
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(JSON_UNESCAPED_CONTROLS, (c) => `\\u00${hex(c)}`);
+}
+
 type Style = Parameters<typeof styleText>[0];
 
 export function style(s: Style, text: string, color = useColor()): string {
@@ -16,7 +43,8 @@ export function style(s: Style, text: string, color = useColor()): string {
 
 /** A host's name in its TowerOS colour (tower.env COLOR is an ANSI SGR code). */
 export function hostColor(h: Pick<HostInfo, 'name' | 'color'>, color = useColor()): string {
-  return color ? `\x1b[${h.color.code}m${h.name}\x1b[39m` : h.name;
+  const name = escapeControls(h.name);
+  return color ? `\x1b[${h.color.code}m${name}\x1b[39m` : name;
 }
 
 const STATE_STYLE: Record<HostState, Style> = {
@@ -67,5 +95,5 @@ export function ago(iso: string | null, now = Date.now()): string {
 }
 
 export function json(value: unknown): string {
-  return JSON.stringify(value, null, 2) + '\n';
+  return jsonText(value, 2) + '\n';
 }

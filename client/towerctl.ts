@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ErrorCode, ExitCode } from '../protocol/errors.js';
 import { TOWER_VERSION } from '../protocol/version.js';
 import { UsageError } from './context.js';
+import { escapeControls } from './render.js';
 import { ConnectionLostError, DaemonUnreachableError, RemoteError } from './rpc.js';
 import { register as completion } from './commands/completion.js';
 import { register as daemon } from './commands/daemon.js';
@@ -92,14 +93,51 @@ export function buildProgram(only?: string): Command {
   return program;
 }
 
+/**
+ * The first word of a command line that names no command where one is expected, with the command it was given
+ * to. Commander prints the general help for `towerctl NOSUCH --help` and exits 0, which a script reads as
+ * success; checked before parsing, an unknown name is a usage error whatever follows it.
+ */
+export function unknownCommand(program: Command, args: string[]): { parent: Command; name: string } | undefined {
+  let cmd = program;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return undefined;
+    if (a.startsWith('-')) {
+      // an option that takes a value (--socket PATH, on any level above) consumes the next word
+      if (!a.includes('=') && optionTakesValue(cmd, a)) i++;
+      continue;
+    }
+    // a command with arguments of its own reads this word as one
+    if (cmd.commands.length === 0 || cmd.registeredArguments.length > 0) return undefined;
+    // `help` names the command to show help for next: it is checked like any other word
+    if (a === 'help') continue;
+    const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+    if (!sub) return { parent: cmd, name: a };
+    cmd = sub;
+  }
+  return undefined;
+}
+
+function optionTakesValue(cmd: Command, flag: string): boolean {
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    const o = c.options.find((x) => x.long === flag || x.short === flag);
+    if (o) return o.required;
+  }
+  return false;
+}
+
 function fail(code: number, message: string): number {
-  process.stderr.write(`towerctl: ${message}\n`);
+  // towerd's messages carry hosts' words (apk's stderr, a relay target): never a raw control byte on the terminal
+  process.stderr.write(`towerctl: ${escapeControls(message, true)}\n`);
   return code;
 }
 
 export async function run(argv: string[]): Promise<number> {
   const program = buildProgram(onlyCommand(argv));
   try {
+    const unknown = unknownCommand(program, argv.slice(2));
+    if (unknown) unknown.parent.error(`error: unknown command '${unknown.name}'`, { code: 'commander.unknownCommand', exitCode: ExitCode.Usage });
     await program.parseAsync(argv);
     // commands that pass a status through (exec, ssh) set it; the others succeed with 0
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
@@ -146,7 +184,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     process.exitCode = await run(argv);
   } catch (err) {
-    process.stderr.write(`towerctl: ${String(err)}\n`);
+    process.stderr.write(`towerctl: ${escapeControls(String(err), true)}\n`);
     process.exitCode = ExitCode.Failure;
   }
 }

@@ -64,6 +64,7 @@ async function main(): Promise<number> {
   const daemon = new Towerd({ paths: resolvePaths(), socketPath, log, ring, logLevelFromCli: level, supervise: values['no-supervise'] ? false : undefined });
   // handlers first: a signal that arrives while starting must still stop cleanly
   let stopRequested: string | undefined;
+  let reloadRequested = false;
   let started = false;
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => (finish = r));
@@ -75,7 +76,9 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading');
+    // a SIGHUP while starting (the socket may already answer) is not lost: it reloads once start is done
     if (started) void daemon.reload();
+    else reloadRequested = true;
   });
   try {
     await daemon.start();
@@ -87,6 +90,7 @@ async function main(): Promise<number> {
   }
   started = true;
   if (stopRequested) stop(stopRequested);
+  else if (reloadRequested) void daemon.reload();
   return done;
 }
 

@@ -52,6 +52,9 @@ export const Settings = z
             capMs: z.number().int().min(10).max(600_000).default(1000),
             longCapMs: z.number().int().min(10).max(600_000).default(5000),
             longAfterMs: z.number().int().min(0).max(86_400_000).default(60_000),
+            /** after a loss, a new TCP connect every fastMs (0: off) for fastForMs, overlapping the pending ones */
+            fastMs: z.number().int().min(0).max(60_000).default(250),
+            fastForMs: z.number().int().min(0).max(3_600_000).default(30_000),
           })
           .strict()
           .prefault({}),

@@ -39,6 +39,8 @@ export const ErrorCode = {
   NoDisplay: -32032,
   /** the thin client's Wayland clipboard cannot be reached (no session known, wl-copy/wl-paste failed) */
   WaylandUnavailable: -32033,
+  /** a command towerd needs on the host is not there (the privilege command apk runs under) */
+  CommandMissing: -32040,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

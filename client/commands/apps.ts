@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { AppInfo, ViewerEnv } from '../../protocol/index.js';
 import { print, withClient } from '../context.js';
-import { formatDuration, json, table } from '../render.js';
+import { escapeControls as esc, formatDuration, json, table } from '../render.js';
 
 /** Only these variables of towerctl's environment go to towerd, which starts the viewer in it. */
 export function graphicalEnv(env: NodeJS.ProcessEnv = process.env): ViewerEnv {
@@ -21,14 +21,14 @@ export function appRows(apps: AppInfo[], now = Date.now()): string {
   return table(
     ['ID', 'HOST', 'UPTIME', 'STATE', 'VIEWER', 'DISPLAY', 'PID', 'COMMAND'],
     apps.map((a) => [
-      a.id,
-      a.host,
+      esc(a.id),
+      esc(a.host),
       formatDuration(now - Date.parse(a.startedAt)),
       a.state,
       a.viewer,
-      a.display ?? '-',
+      esc(a.display ?? '-'),
       a.pid === null ? '-' : String(a.pid),
-      a.argv.map(quoteArg).join(' '),
+      esc(a.argv.map(quoteArg).join(' ')),
     ]),
   );
 }
@@ -66,7 +66,7 @@ Examples:
     )
     .action(async (host: string, argv: string[], opts: { json?: boolean }, cmd: Command) => {
       const r = await withClient(cmd, (c) => c.call('apps.run', { host, argv, env: graphicalEnv() }));
-      print(opts.json ? json(r) : `${r.app.id}\n`);
+      print(opts.json ? json(r) : `${esc(r.app.id)}\n`);
     });
 
   program
@@ -107,6 +107,6 @@ Example:
     )
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const { app } = await withClient(cmd, (c) => c.call('apps.close', { id }));
-      print(opts.json ? json(app) : `closed ${app.id}${app.exitCode === null ? '' : ` (exit status ${app.exitCode})`}\n`);
+      print(opts.json ? json(app) : `closed ${esc(app.id)}${app.exitCode === null ? '' : ` (exit status ${app.exitCode})`}\n`);
     });
 }

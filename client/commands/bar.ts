@@ -6,6 +6,7 @@ import { HOST_BLOCK } from '../bar/i3bar.js';
 import { TowerLink } from '../bar/link.js';
 import { ChangePrinter, FORMATS, type Format } from '../bar/output.js';
 import { UsageError, socketPath } from '../context.js';
+import { escapeControls } from '../render.js';
 
 const HELP = `
 Stays connected to towerd and prints a line each time something the bar shows changes: a host added,
@@ -68,7 +69,7 @@ interface BarOptions {
 }
 
 function warn(message: string): void {
-  process.stderr.write(`towerctl bar: ${message}\n`);
+  process.stderr.write(`towerctl bar: ${escapeControls(message)}\n`);
 }
 
 function errorText(err: unknown): string {

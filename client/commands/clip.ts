@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import type { ClipboardEnd, ClipboardTransfer, WaylandEnv } from '../../protocol/index.js';
 import { UsageError, print, withClient } from '../context.js';
-import { json, table } from '../render.js';
+import { escapeControls as esc, json, table } from '../render.js';
 
 /** This terminal's Wayland session, passed to towerd with each request (towerd may have been started before sway). */
 export function waylandEnv(env: NodeJS.ProcessEnv = process.env): WaylandEnv | undefined {
@@ -54,7 +54,7 @@ function endText(e: ClipboardEnd): string {
 /** One line for `towerctl watch`: who → whom, how many bytes (never the text). */
 export function transferText(t: ClipboardTransfer): string {
   const what = `clipboard ${t.mode}: ${endText(t.from)} → ${t.to.map(endText).join(', ') || '-'}, ${t.bytes} bytes`;
-  return t.ok ? what : `${what} REFUSED: ${t.reason ?? ''}`;
+  return esc(t.ok ? what : `${what} REFUSED: ${t.reason ?? ''}`);
 }
 
 const SHARED_HELP = `
@@ -90,7 +90,7 @@ Examples:
       const host = hostArg(hostName, opts.focused);
       const wayland = waylandEnv();
       const r = await withClient(cmd, (c) => c.call('clipboard.copy', { host, ...(opts.display ? { display: opts.display } : {}), ...(wayland ? { wayland } : {}) }));
-      print(opts.json ? json(r) : `copied ${r.bytes} bytes from ${r.host} ${r.display} to the thin client's clipboard\n`);
+      print(opts.json ? json(r) : `copied ${r.bytes} bytes from ${esc(`${r.host} ${r.display}`)} to the thin client's clipboard\n`);
     });
 
   clip
@@ -112,7 +112,7 @@ Examples:
       const host = hostArg(hostName, opts.focused);
       const wayland = waylandEnv();
       const r = await withClient(cmd, (c) => c.call('clipboard.paste', { host, ...(opts.display ? { display: opts.display } : {}), ...(wayland ? { wayland } : {}) }));
-      print(opts.json ? json(r) : `pasted ${r.bytes} bytes to ${r.host} ${r.displays.join(' ')}\n`);
+      print(opts.json ? json(r) : `pasted ${r.bytes} bytes to ${esc(`${r.host} ${r.displays.join(' ')}`)}\n`);
     });
 
   clip
@@ -136,13 +136,13 @@ Example:
       const wayland = waylandEnv();
       const r = await withClient(cmd, (c) => c.call('clipboard.session', wayland ? { wayland } : {}));
       if (opts.json) return print(json(r));
-      const head = r.wayland ? `Wayland session: ${r.wayland.display} in ${r.wayland.runtimeDir}` : 'Wayland session: none known (set WAYLAND_DISPLAY and XDG_RUNTIME_DIR)';
+      const head = r.wayland ? `Wayland session: ${esc(`${r.wayland.display} in ${r.wayland.runtimeDir}`)}` : 'Wayland session: none known (set WAYLAND_DISPLAY and XDG_RUNTIME_DIR)';
       print(
         `${head}; clipboard cap ${r.maxBytes} bytes\n` +
           (r.hosts.length
             ? table(
                 ['HOST', 'SOUND', 'CLIPBOARD', 'DISPLAYS', 'SOUND ERROR'],
-                r.hosts.map((h) => [h.name, h.sound, h.clipboard, h.displays.join(' ') || '-', h.soundError ?? '']),
+                r.hosts.map((h) => [esc(h.name), esc(h.sound), esc(h.clipboard), esc(h.displays.join(' ') || '-'), esc(h.soundError ?? '')]),
               )
             : 'No hosts.\n'),
       );

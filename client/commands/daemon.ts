@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { print, withClient } from '../context.js';
-import { formatDuration, json, table } from '../render.js';
+import { escapeControls as esc, formatDuration, json, table } from '../render.js';
 
 export function register(program: Command): void {
   const daemon = program.command('daemon').description('Inspect or control the running towerd.');
@@ -11,23 +11,19 @@ export function register(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const i = await withClient(cmd, (c) => c.call('daemon.info'));
       if (opts.json) return print(json(i));
-      print(
-        table(
-          ['FIELD', 'VALUE'],
-          [
-            ['version', `${i.version} (protocol ${i.protocolVersion})`],
-            ['pid', String(i.pid)],
-            ['uptime', formatDuration(i.uptimeMs)],
-            ['socket', i.socket],
-            ['node', i.node],
-            ['registry', i.paths.registry],
-            ['hosts folder', i.paths.towerDir],
-            ['ssh config', i.paths.sshConfig],
-            ['known_hosts', i.paths.knownHosts],
-            ['settings', i.paths.settings],
-          ],
-        ),
-      );
+      const rows: [string, string][] = [
+        ['version', `${i.version} (protocol ${i.protocolVersion})`],
+        ['pid', String(i.pid)],
+        ['uptime', formatDuration(i.uptimeMs)],
+        ['socket', i.socket],
+        ['node', i.node],
+        ['registry', i.paths.registry],
+        ['hosts folder', i.paths.towerDir],
+        ['ssh config', i.paths.sshConfig],
+        ['known_hosts', i.paths.knownHosts],
+        ['settings', i.paths.settings],
+      ];
+      print(table(['FIELD', 'VALUE'], rows.map(([k, v]) => [k, esc(v)])));
     });
   daemon
     .command('reload')

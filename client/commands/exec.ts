@@ -4,7 +4,7 @@ import { UsageError, print, socketPath } from '../context.js';
 import { runOnStream } from '../exec-stream.js';
 import { confirm } from '../prompt.js';
 import { TowerClient } from '../rpc.js';
-import { json } from '../render.js';
+import { escapeControls as esc, json } from '../render.js';
 
 /** Run argv (or the login shell) on a host through towerd and return the status to exit with. */
 function runOnHost(cmd: Command, host: string, argv: string[], wantTty: boolean): Promise<number> {
@@ -57,9 +57,9 @@ Examples:
       try {
         const names = hosts.length ? hosts : (await client.call('host.list')).hosts.map((h) => h.name);
         if (names.length === 0) throw new UsageError('there are no hosts');
-        if (!opts.yes && !(await confirm(`Power off ${names.join(', ')}?`))) throw new UsageError('not confirmed; nothing was done');
+        if (!opts.yes && !(await confirm(`Power off ${esc(names.join(', '))}?`))) throw new UsageError('not confirmed; nothing was done');
         const { results } = await client.call('host.poweroff', { names });
-        print(opts.json ? json(results) : results.map((r) => `${r.name}: ${r.ok ? '' : 'FAILED: '}${r.message}\n`).join(''));
+        print(opts.json ? json(results) : results.map((r) => `${esc(r.name)}: ${r.ok ? '' : 'FAILED: '}${esc(r.message)}\n`).join(''));
         if (results.some((r) => !r.ok)) process.exitCode = ExitCode.RemoteFailure;
       } finally {
         client.close();

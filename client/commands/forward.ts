@@ -2,23 +2,23 @@ import { Option, type Command } from 'commander';
 import type { ForwardInfo } from '../../protocol/index.js';
 import { UsageError, print, withClient } from '../context.js';
 import { endpointText, parseForwardSpec } from '../forward-spec.js';
-import { json, table } from '../render.js';
+import { escapeControls as esc, json, table } from '../render.js';
 
 function rows(fs: ForwardInfo[]): string {
   if (fs.length === 0) return 'No forwards.\n';
   return table(
     ['ID', 'HOST', 'DIR', 'LISTEN', 'CONNECT', 'STATE', 'CONNS', 'TO HOST', 'FROM HOST', 'LAST ERROR'],
     fs.map((f) => [
-      f.id,
-      f.host,
+      esc(f.id),
+      esc(f.host),
       f.direction === 'local' ? '-L' : '-R',
-      endpointText(f.listen),
-      endpointText(f.connect),
+      esc(endpointText(f.listen)),
+      esc(endpointText(f.connect)),
       f.state,
       `${f.openConnections}/${f.totalConnections}`,
       String(f.bytesToHost),
       String(f.bytesFromHost),
-      f.lastError ?? '',
+      esc(f.lastError ?? ''),
     ]),
   );
 }
@@ -51,7 +51,7 @@ Examples:
       if (!spec) throw new UsageError('give -L SPEC or -R SPEC');
       const { listen, connect } = parseForwardSpec(spec);
       const f = await withClient(cmd, (c) => c.call('forward.open', { host, direction: opts.local ? 'local' : 'remote', listen, connect }));
-      print(opts.json ? json(f) : `${f.id}: ${f.direction === 'local' ? 'here' : host} ${endpointText(f.listen)} → ${f.direction === 'local' ? host : 'here'} ${endpointText(f.connect)} (${f.state})\n`);
+      print(opts.json ? json(f) : esc(`${f.id}: ${f.direction === 'local' ? 'here' : host} ${endpointText(f.listen)} → ${f.direction === 'local' ? host : 'here'} ${endpointText(f.connect)} (${f.state})`) + '\n');
     });
 
   fwd

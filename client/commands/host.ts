@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { HostInfo, Role } from '../../protocol/index.js';
 import { UsageError, print, withClient } from '../context.js';
 import { confirm } from '../prompt.js';
-import { ago, hostColor, json, stateText, table } from '../render.js';
+import { ago, escapeControls as esc, hostColor, json, stateText, table } from '../render.js';
 
 function renderHost(h: HostInfo): string {
   return table(
@@ -11,15 +11,15 @@ function renderHost(h: HostInfo): string {
     [
       ['name', hostColor(h)],
       ['role', h.role],
-      ['address', `${h.ip} (${h.network})`],
-      ['user', h.user],
-      ['identity file', h.identityFile],
-      ['colour', `${h.color.name} (${h.color.code}, ${h.color.hex})`],
+      ['address', esc(`${h.ip} (${h.network})`)],
+      ['user', esc(h.user)],
+      ['identity file', esc(h.identityFile)],
+      ['colour', esc(`${h.color.name} (${h.color.code}, ${h.color.hex})`)],
       ['state', stateText(h.state)],
       ['last contact', ago(h.lastContact)],
       ['rtt', h.rttMs === null ? '-' : `${h.rttMs.toFixed(1)}ms`],
-      ['last error', h.lastError ?? '-'],
-      ['version', h.version ?? '-'],
+      ['last error', esc(h.lastError ?? '-')],
+      ['version', esc(h.version ?? '-')],
     ],
   );
 }
@@ -46,8 +46,8 @@ export function register(program: Command): void {
     .action(async (opts: { json?: boolean; names?: boolean }, cmd: Command) => {
       const { hosts } = await withClient(cmd, (c) => c.call('host.list'));
       if (opts.json) return print(json(hosts));
-      if (opts.names) return print(hosts.map((h) => h.name + '\n').join(''));
-      print(table(['HOST', 'ROLE', 'ADDRESS', 'USER', 'COLOUR', 'STATE'], hosts.map((h) => [hostColor(h), h.role, h.ip, h.user, h.color.name, stateText(h.state)])));
+      if (opts.names) return print(hosts.map((h) => esc(h.name) + '\n').join(''));
+      print(table(['HOST', 'ROLE', 'ADDRESS', 'USER', 'COLOUR', 'STATE'], hosts.map((h) => [hostColor(h), h.role, esc(h.ip), esc(h.user), esc(h.color.name), stateText(h.state)])));
     });
 
   host
@@ -103,8 +103,8 @@ Examples:
         }),
       );
       if (opts.json) return print(json(r));
-      print(`added ${hostColor(r.host)} (${r.host.role}) at ${r.host.ip}, user ${r.host.user}\n`);
-      print(`${r.generatedKey ? 'generated' : 'copied'} key ${r.host.identityFile}\npublic key: ${r.publicKey}\n`);
+      print(`added ${hostColor(r.host)} (${r.host.role}) at ${esc(r.host.ip)}, user ${esc(r.host.user)}\n`);
+      print(`${r.generatedKey ? 'generated' : 'copied'} key ${esc(r.host.identityFile)}\npublic key: ${esc(r.publicKey)}\n`);
     });
 
   host
@@ -130,7 +130,7 @@ Examples:
         const h = await c.call('host.get', { name });
         if (!opts.yes) {
           const what = opts.keepFiles ? '' : ' and delete its keys';
-          if (!(await confirm(`Remove host ${h.name} (${h.role}, ${h.ip})${what}?`))) throw new UsageError('not confirmed; nothing was changed');
+          if (!(await confirm(`Remove host ${esc(h.name)} (${h.role}, ${esc(h.ip)})${what}?`))) throw new UsageError('not confirmed; nothing was changed');
         }
         const r = await c.call('host.remove', { name, keepFiles: opts.keepFiles ?? false });
         if (opts.json) return print(json(r));

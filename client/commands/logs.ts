@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { LOG_LEVELS } from '../../protocol/constants.js';
 import type { LogLevelName, LogRecord } from '../../protocol/index.js';
 import { UsageError, print, withClient } from '../context.js';
-import { style, useColor } from '../render.js';
+import { escapeControls as esc, jsonText, style, useColor } from '../render.js';
 
 const LEVEL_STYLE: Record<LogLevelName, Parameters<typeof style>[0]> = {
   trace: 'gray',
@@ -17,10 +17,11 @@ const ORDER = LOG_LEVELS;
 export function renderRecord(r: LogRecord, color = useColor()): string {
   const t = new Date(r.time).toISOString().replace('T', ' ').slice(0, 23);
   const fields = Object.entries(r.fields)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => esc(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`))
     .join(' ');
-  const host = r.host ? ` [${r.host}]` : '';
-  return `${t} ${style(LEVEL_STYLE[r.level], r.level.toUpperCase().padEnd(5), color)}${host} ${r.msg}${fields ? ' ' + style('gray', fields, color) : ''}\n`;
+  const host = r.host ? ` [${esc(r.host)}]` : '';
+  // one record, one line: a host's stderr in a field cannot start a line that looks like another record
+  return `${t} ${style(LEVEL_STYLE[r.level], r.level.toUpperCase().padEnd(5), color)}${host} ${esc(r.msg)}${fields ? ' ' + style('gray', fields, color) : ''}\n`;
 }
 
 export function register(program: Command): void {
@@ -34,7 +35,7 @@ export function register(program: Command): void {
     .action(async (opts: { follow?: boolean; lines: string; level: LogLevelName; json?: boolean }, cmd: Command) => {
       const lines = Number(opts.lines);
       if (!Number.isInteger(lines) || lines < 1 || lines > 10_000) throw new UsageError('--lines takes a number from 1 to 10000');
-      const show = (r: LogRecord) => print(opts.json ? JSON.stringify(r) + '\n' : renderRecord(r));
+      const show = (r: LogRecord) => print(opts.json ? jsonText(r) + '\n' : renderRecord(r));
       await withClient(cmd, async (c) => {
         const { records } = await c.call('logs.tail', { lines, level: opts.level });
         records.forEach(show);

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import type { Result } from '../../protocol/index.js';
 import type { PackageAction } from '../../protocol/packages.js';
 import { UsageError, print, withClient } from '../context.js';
 import { runOnStream } from '../exec-stream.js';
-import { json, table } from '../render.js';
+import { escapeControls as esc, json, table } from '../render.js';
 
 /** Run one apk action on one host, streaming apk's output (its own progress bar on a terminal); returns apk's status. */
 function runApk(cmd: Command, host: string, action: PackageAction, packages: string[]): Promise<number> {
@@ -22,6 +23,16 @@ go out directly. After a successful change the host's /etc/apk/world is saved to
 
 Exit status: apk's own; 4 when the host (or, for an offline host, the router) is not connected; 255 when the
 connection was lost during the command.`;
+
+/** `towerctl relay`: per host its counts, then its recent requests. Targets and reasons are what a host sent. */
+export function renderRelayAudit(hosts: Result<'packages.audit'>['hosts']): string {
+  let out = '';
+  for (const h of hosts) {
+    out += `${esc(h.name)}: ${h.fetches} fetched (${h.bytes} bytes), ${h.refusals} refused, ${h.failures} failed\n`;
+    out += table(['TIME', 'KIND', 'REQUEST', 'STATUS', 'BYTES', 'REASON'], h.recent.map((r) => [new Date(r.time).toISOString().slice(11, 19), esc(r.kind), esc(`${r.method} ${r.target}`), r.status === undefined ? '' : String(r.status), String(r.bytes), esc(r.reason ?? '')]));
+  }
+  return out;
+}
 
 export function register(program: Command): void {
   for (const [name, action, what] of [
@@ -56,7 +67,7 @@ export function register(program: Command): void {
         try {
           code = await runApk(cmd, host, 'upgrade', []);
         } catch (err) {
-          process.stderr.write(`towerctl: ${host}: ${(err as Error).message}\n`);
+          process.stderr.write(`towerctl: ${host}: ${esc((err as Error).message, true)}\n`);
           code = 4;
         }
         worst = Math.max(worst, code);
@@ -76,9 +87,6 @@ export function register(program: Command): void {
       const { hosts } = await withClient(cmd, (c) => c.call('packages.audit', host ? { host, limit } : { limit }));
       if (opts.json) return print(json(hosts));
       if (hosts.length === 0) return print('The relay has not been used since towerd started.\n');
-      for (const h of hosts) {
-        print(`${h.name}: ${h.fetches} fetched (${h.bytes} bytes), ${h.refusals} refused, ${h.failures} failed\n`);
-        print(table(['TIME', 'KIND', 'REQUEST', 'STATUS', 'BYTES', 'REASON'], h.recent.map((r) => [new Date(r.time).toISOString().slice(11, 19), r.kind, `${r.method} ${r.target}`, r.status === undefined ? '' : String(r.status), String(r.bytes), r.reason ?? ''])));
-      }
+      print(renderRelayAudit(hosts));
     });
 }

@@ -4,7 +4,7 @@ import { TOWER_VERSION } from '../../protocol/version.js';
 import { confirmTyped } from '../confirm-typed.js';
 import { UsageError, print, withClient } from '../context.js';
 import type { ProvisionOptions } from '../provision-run.js';
-import { hostColor, json } from '../render.js';
+import { escapeControls as esc, hostColor, json } from '../render.js';
 
 const PROVISION_HELP = `
 What it does, in order:
@@ -72,7 +72,7 @@ export function register(program: Command): void {
         await run.provision(name, opts, cmd);
       } catch (err) {
         if (!(err instanceof run.ExitError)) throw err;
-        process.stderr.write(`towerctl: ${err.message}\n`);
+        process.stderr.write(`towerctl: ${esc(err.message, true)}\n`);
         process.exitCode = err.code;
       }
     });
@@ -99,7 +99,7 @@ Examples:
         const h = await c.call('host.get', { name });
         if (!opts.yes) {
           const ok = await confirmTyped(
-            `Deprovision ${h.name} (${h.role}, ${h.ip}, ${h.state}): ${h.state === 'online' ? 'power it off, ' : ''}remove its config block, its known_hosts lines and its folder with its keys.`,
+            `Deprovision ${esc(h.name)} (${h.role}, ${esc(h.ip)}, ${h.state}): ${h.state === 'online' ? 'power it off, ' : ''}remove its config block, its known_hosts lines and its folder with its keys.`,
             h.name,
           );
           if (!ok) throw new UsageError('not confirmed; nothing was changed');
@@ -113,7 +113,7 @@ Examples:
         if (opts.json) print(json({ name, poweroff, knownHostsLinesRemoved: r.knownHostsLinesRemoved, filesRemoved: r.filesRemoved }));
         else
           print(
-            `deprovisioned ${name}: ${poweroff.attempted ? (poweroff.ok ? 'powered off' : `power-off FAILED (${poweroff.message})`) : poweroff.message}, ` +
+            `deprovisioned ${name}: ${poweroff.attempted ? (poweroff.ok ? 'powered off' : `power-off FAILED (${esc(poweroff.message)})`) : esc(poweroff.message)}, ` +
               `config block, ${r.knownHostsLinesRemoved} known_hosts line(s), its folder\n`,
           );
         if (!poweroff.ok) process.exitCode = ExitCode.RemoteFailure;
@@ -151,8 +151,8 @@ Example:
         return;
       }
       const width = Math.max(8, ...list.hosts.map((h) => h.name.length)) + 2;
-      let out = `${'towerctl'.padEnd(width)}${TOWER_VERSION}\n${'towerd'.padEnd(width)}${info.version} (protocol ${info.protocolVersion})\n`;
-      for (const h of list.hosts) out += `${hostColor(h)}${' '.repeat(width - h.name.length)}${h.version ?? '-'}\n`;
+      let out = `${'towerctl'.padEnd(width)}${TOWER_VERSION}\n${'towerd'.padEnd(width)}${esc(info.version)} (protocol ${info.protocolVersion})\n`;
+      for (const h of list.hosts) out += `${hostColor(h)}${' '.repeat(Math.max(0, width - h.name.length))}${esc(h.version ?? '-')}\n`;
       print(out);
     });
 }

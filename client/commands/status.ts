@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Status, UpdateSummary } from '../../protocol/index.js';
 import { print, withClient } from '../context.js';
-import { ago, formatDuration, hostColor, json, stateText, style, table } from '../render.js';
+import { ago, escapeControls, formatDuration, hostColor, json, stateText, style, table } from '../render.js';
 
 /** The UPDATES column: pending upgrades, then how the last automatic run went when it did not go well. */
 export function updatesText(u: UpdateSummary | undefined): string {
@@ -15,21 +15,21 @@ export function renderStatus(s: Status): string {
   const rows = s.hosts.map((h) => [
     hostColor(h),
     h.role,
-    h.ip,
+    escapeControls(h.ip),
     stateText(h.state),
     h.rttMs === null || h.state !== 'online' ? '-' : `${h.rttMs.toFixed(1)}ms`,
     ago(h.lastContact),
     updatesText(h.updates),
     h.sound ?? '-',
     h.clipboard ?? '-',
-    h.lastError ?? '',
+    escapeControls(h.lastError ?? ''),
   ]);
   let out = s.hosts.length
     ? table(['HOST', 'ROLE', 'ADDRESS', 'STATE', 'RTT', 'LAST CONTACT', 'UPDATES', 'SOUND', 'CLIPBOARD', 'LAST ERROR'], rows)
     : 'No hosts. Add one with: towerctl host add NAME --online|--offline|--router\n';
   out += `\n${s.summary.total} host${s.summary.total === 1 ? '' : 's'}: ${s.summary.online} online, ${s.summary.down} down`;
-  out += ` · towerd ${s.daemon.version} (pid ${s.daemon.pid}, up ${formatDuration(s.daemon.uptimeMs)})\n`;
-  if (!s.registry.ok) out += style(['yellow', 'bold'], `registry: the last edit on disk is invalid and was not applied: ${s.registry.error ?? ''}`) + '\n';
+  out += ` · towerd ${escapeControls(s.daemon.version)} (pid ${s.daemon.pid}, up ${formatDuration(s.daemon.uptimeMs)})\n`;
+  if (!s.registry.ok) out += style(['yellow', 'bold'], `registry: the last edit on disk is invalid and was not applied: ${escapeControls(s.registry.error ?? '')}`) + '\n';
   return out;
 }
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode } from '../../protocol/errors.js';
 import type { HostUpdates, UpdateResult } from '../../protocol/updates.js';
 import { UsageError, print, withClient } from '../context.js';
-import { ago, formatDuration, json, table } from '../render.js';
+import { ago, escapeControls as esc, formatDuration, json, table } from '../render.js';
 
 /** "in 3h05m", "now", "-" */
 function until(iso: string | null, now = Date.now()): string {
@@ -16,24 +16,27 @@ function lastText(u: HostUpdates): string {
   if (!l) return 'never';
   const what = l.kind === 'check' ? `check ${l.result}` : l.result;
   const n = l.upgraded.length ? ` (${l.upgraded.length} upgraded)` : '';
-  return `${what} ${ago(l.at)}${n}${l.reason ? `: ${l.reason}` : ''}`;
+  return `${what} ${ago(l.at)}${n}${l.reason ? `: ${esc(l.reason)}` : ''}`;
 }
+
+/** "musl 1.2.4-r4 → 1.2.4-r5, …": names and versions are apk's output */
+const upgradesText = (ps: { name: string; from: string; to: string }[]) => esc(ps.map((p) => `${p.name} ${p.from} → ${p.to}`).join(', '));
 
 export function renderList(r: { enabled: boolean; maxConcurrent: number; hosts: HostUpdates[] }): string {
   if (r.hosts.length === 0) return 'No hosts.\n';
   const rows = r.hosts.map((u) => [
-    u.name,
+    esc(u.name),
     u.enabled ? 'on' : 'off',
-    u.window ?? 'any time',
+    esc(u.window ?? 'any time'),
     `${u.intervalHours}h`,
     u.pending === null ? '?' : String(u.pending),
     u.running ?? (u.enabled ? until(u.nextDue) : '-'),
-    u.waiting ?? '',
+    esc(u.waiting ?? ''),
     lastText(u),
   ]);
   let out = table(['HOST', 'AUTO', 'WINDOW', 'EVERY', 'PENDING', 'NEXT', 'WAITING', 'LAST'], rows);
   const pkgs = r.hosts.filter((u) => u.pendingPackages.length);
-  for (const u of pkgs) out += `\n${u.name}: ${u.pendingPackages.map((p) => `${p.name} ${p.from} → ${p.to}`).join(', ')}`;
+  for (const u of pkgs) out += `\n${esc(u.name)}: ${upgradesText(u.pendingPackages)}`;
   if (pkgs.length) out += '\n';
   out += `\nautomatic updates ${r.enabled ? 'on' : 'off'}; at most ${r.maxConcurrent} host${r.maxConcurrent === 1 ? '' : 's'} at a time\n`;
   return out;
@@ -42,7 +45,7 @@ export function renderList(r: { enabled: boolean; maxConcurrent: number; hosts: 
 export function renderResults(results: UpdateResult[]): string {
   return table(
     ['HOST', 'RESULT', 'UPGRADED', 'PENDING', 'REASON'],
-    results.map((r) => [r.name, r.result, r.upgraded.map((p) => `${p.name} ${p.from} → ${p.to}`).join(', ') || '-', r.pending === null ? '?' : String(r.pending), r.reason ?? '']),
+    results.map((r) => [esc(r.name), r.result, upgradesText(r.upgraded) || '-', r.pending === null ? '?' : String(r.pending), esc(r.reason ?? '')]),
   );
 }
 

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { TOPICS } from '../../protocol/constants.js';
 import type { Event, Topic } from '../../protocol/index.js';
 import { print, withClient } from '../context.js';
-import { hostColor, stateText } from '../render.js';
+import { escapeControls as esc, hostColor, jsonText, stateText } from '../render.js';
 import { renderRecord } from './logs.js';
 import { transferText } from './clip.js';
 
@@ -10,32 +10,32 @@ function describe(e: Event): string {
   const t = new Date().toISOString().slice(11, 23);
   switch (e.type) {
     case 'host.state':
-      return `${t} ${hostColor(e.host)} ${stateText(e.host.state)}${e.host.lastError ? ` (${e.host.lastError})` : ''}\n`;
+      return `${t} ${hostColor(e.host)} ${stateText(e.host.state)}${e.host.lastError ? ` (${esc(e.host.lastError)})` : ''}\n`;
     case 'host.added':
-      return `${t} ${hostColor(e.host)} added (${e.host.role}, ${e.host.ip})\n`;
+      return `${t} ${hostColor(e.host)} added (${e.host.role}, ${esc(e.host.ip)})\n`;
     case 'host.removed':
-      return `${t} ${e.name} removed\n`;
+      return `${t} ${esc(e.name)} removed\n`;
     case 'host.updates': {
       const u = e.updates;
-      const now = u.running ? `updates ${u.running}` : u.last ? `updates ${u.last.result}${u.last.reason ? ` (${u.last.reason})` : ''}` : 'updates';
-      return `${t} ${hostColor(e.host)} ${now}, ${u.pending === null ? 'pending unknown' : `${u.pending} pending`}${u.waiting ? `; ${u.waiting}` : ''}\n`;
+      const now = u.running ? `updates ${u.running}` : u.last ? `updates ${u.last.result}${u.last.reason ? ` (${esc(u.last.reason)})` : ''}` : 'updates';
+      return `${t} ${hostColor(e.host)} ${now}, ${u.pending === null ? 'pending unknown' : `${u.pending} pending`}${u.waiting ? `; ${esc(u.waiting)}` : ''}\n`;
     }
     case 'registry.changed':
-      return `${t} registry ${e.registry.ok ? `loaded: ${e.hosts.length} hosts` : `invalid, not applied: ${e.registry.error ?? ''}`}\n`;
+      return `${t} registry ${e.registry.ok ? `loaded: ${e.hosts.length} hosts` : `invalid, not applied: ${esc(e.registry.error ?? '')}`}\n`;
     case 'log':
       return renderRecord(e.record);
     case 'daemon.stopping':
-      return `${t} towerd is stopping (${e.reason})\n`;
+      return `${t} towerd is stopping (${esc(e.reason)})\n`;
     case 'app.started':
-      return `${t} ${e.app.host} app ${e.app.id} started: ${e.app.argv.join(' ')} (display ${e.app.display ?? '-'}, pid ${e.app.pid ?? '-'})\n`;
+      return `${t} ${esc(e.app.host)} app ${esc(e.app.id)} started: ${esc(e.app.argv.join(' '))} (display ${esc(e.app.display ?? '-')}, pid ${e.app.pid ?? '-'})\n`;
     case 'app.exited':
-      return `${t} ${e.app.host} app ${e.app.id} exited${e.app.exitCode === null ? '' : ` with status ${e.app.exitCode}`}\n`;
+      return `${t} ${esc(e.app.host)} app ${esc(e.app.id)} exited${e.app.exitCode === null ? '' : ` with status ${e.app.exitCode}`}\n`;
     case 'app.viewer':
-      return `${t} ${e.app.host} app ${e.app.id} viewer ${e.viewer} (${e.reason})\n`;
+      return `${t} ${esc(e.app.host)} app ${esc(e.app.id)} viewer ${e.viewer} (${esc(e.reason)})\n`;
     case 'clipboard.transfer':
       return `${t} ${transferText(e.transfer)}\n`;
     case 'job.progress':
-      return `${t} ${e.job.host} ${e.job.phase} ${e.job.target}: ${e.job.bytesDone}${e.job.bytesTotal === null ? '' : `/${e.job.bytesTotal}`} bytes${e.job.message ? ` (${e.job.message})` : ''}\n`;
+      return `${t} ${esc(e.job.host)} ${e.job.phase} ${esc(e.job.target)}: ${e.job.bytesDone}${e.job.bytesTotal === null ? '' : `/${e.job.bytesTotal}`} bytes${e.job.message ? ` (${esc(e.job.message)})` : ''}\n`;
   }
 }
 
@@ -49,7 +49,7 @@ export function register(program: Command): void {
       await withClient(cmd, (c) =>
         new Promise<void>((resolve, reject) => {
           c.onClose((err) => (err ? reject(err) : resolve()));
-          c.subscribe(opts.topic, (e) => print(opts.json ? JSON.stringify(e) + '\n' : describe(e))).catch(reject);
+          c.subscribe(opts.topic, (e) => print(opts.json ? jsonText(e) + '\n' : describe(e))).catch(reject);
         }),
       );
     });

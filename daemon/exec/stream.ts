@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
 import { StreamDecoder, StreamFrame, encodeFrame, type ExitInfo } from '../../protocol/stream.js';
 
@@ -17,14 +18,23 @@ export function bridgeChannel(sock: Socket, rest: Buffer, ch: ClientChannel, hos
       if (sock.destroyed) return true;
       return sock.write(encodeFrame(type, payload));
     };
-    const pumpOut = (type: number) => (d: Buffer) => {
-      if (!send(type, d)) {
-        ch.pause();
-        sock.once('drain', () => ch.resume());
-      }
+    // stdout and stderr share the socket: whichever stream's data filled it is paused (the other is paused too
+    // the moment it adds more), and one 'drain' listener at a time resumes both
+    let outWaiting = false;
+    const resumeOut = () => {
+      outWaiting = false;
+      ch.resume();
+      ch.stderr.resume();
     };
-    ch.on('data', pumpOut(StreamFrame.Stdout));
-    ch.stderr.on('data', pumpOut(StreamFrame.Stderr));
+    const pumpOut = (type: number, from: Readable) => (d: Buffer) => {
+      if (send(type, d)) return;
+      from.pause();
+      if (outWaiting) return;
+      outWaiting = true;
+      sock.once('drain', resumeOut);
+    };
+    ch.on('data', pumpOut(StreamFrame.Stdout, ch));
+    ch.stderr.on('data', pumpOut(StreamFrame.Stderr, ch.stderr));
     ch.on('exit', (code: number | null, signal?: string) => {
       // ssh2 reports signals as SIGTERM; the stream carries the SSH name (TERM)
       exit = { code: typeof code === 'number' ? code : null, signal: signal ? signal.replace(/^SIG/, '') : null };
@@ -41,6 +51,7 @@ export function bridgeChannel(sock: Socket, rest: Buffer, ch: ClientChannel, hos
     ch.on('close', () => finish(exit ?? { code: null, signal: null, error: `the connection to ${hostName} was lost` }));
 
     const decoder = new StreamDecoder();
+    let inWaiting = false;
     const onIn = (chunk: Buffer) => {
       const frames = decoder.push(chunk);
       if (frames === 'invalid') {
@@ -50,9 +61,14 @@ export function bridgeChannel(sock: Socket, rest: Buffer, ch: ClientChannel, hos
       for (const f of frames) {
         switch (f.type) {
           case StreamFrame.Stdin:
-            if (!ch.write(f.payload)) {
+            // one chunk from the socket may hold many frames: one 'drain' listener, not one per frame
+            if (!ch.write(f.payload) && !inWaiting) {
+              inWaiting = true;
               sock.pause();
-              ch.once('drain', () => sock.resume());
+              ch.once('drain', () => {
+                inWaiting = false;
+                sock.resume();
+              });
             }
             break;
           case StreamFrame.StdinEof:

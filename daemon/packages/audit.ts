@@ -9,6 +9,15 @@ interface HostAudit {
   recent: RelayAuditRecord[];
 }
 
+/**
+ * A request target as the audit keeps it: every byte outside printable ASCII (controls, spaces, DEL, anything
+ * non-ASCII) percent-encoded as in a URL. The relay accepts any non-whitespace byte in a target, and the trail
+ * is shown and handed on (`packages.audit`) as text, where an escape sequence from a host has no business.
+ */
+export function auditTarget(s: string): string {
+  return s.replace(/[^\x21-\x7e]+/g, (run) => [...Buffer.from(run, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
 /** Per host: counts since towerd started and the last `keep` records. In memory only: it is not a cache. */
 export class RelayAuditLog {
   private readonly hosts = new Map<string, HostAudit>();
@@ -22,7 +31,7 @@ export class RelayAuditLog {
     if (a.kind === 'refused') h.refusals++;
     if (a.kind === 'failed') h.failures++;
     h.bytes += a.bytes;
-    const rec: RelayAuditRecord = { time: now, ...a };
+    const rec: RelayAuditRecord = { time: now, ...a, method: auditTarget(a.method), target: auditTarget(a.target) };
     h.recent.unshift(rec);
     if (h.recent.length > this.keep) h.recent.length = this.keep;
     return rec;

@@ -3,7 +3,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 /**
  * OpenSSH known_hosts, read and edited without ssh-keygen: plain and hashed (`|1|salt|hash`) host fields, comma
  * lists with `*`/`?`/`!` patterns, `@revoked` and `@cert-authority` markers. Edits only ever touch lines that
- * name the given host, so a user's other entries stay as they are.
+ * name the given host, so a user's other entries stay as they are. Trust is narrower than OpenSSH's: see keysFor.
  */
 export interface KnownHostLine {
   /** index in the file's lines */
@@ -70,26 +70,50 @@ export function lineMatches(line: KnownHostLine, name: string): boolean {
 
 /** Does the host field name `name` literally (no wildcard), i.e. is this line about that host alone? */
 function namesExactly(h: string, name: string): boolean {
-  return h.startsWith('|') ? hashedMatch(h, name) : h === name;
+  return h.startsWith('|') ? hashedMatch(h, name) : h.toLowerCase() === name.toLowerCase();
+}
+
+/**
+ * Is this line a pin of `name` in Tower's sense: one of its host fields is `name` itself (or its hash). Patterns
+ * never pin a host, even when they match it: a `192.168.3.*` line or one written for another purpose must not
+ * trust whatever machine answers at a new address. A negated pattern that matches still vetoes the line, as in
+ * OpenSSH.
+ */
+export function linePins(line: KnownHostLine, name: string): boolean {
+  if (line.hosts.some((h) => h.startsWith('!') && globMatch(h.slice(1), name))) return false;
+  return line.hosts.some((h) => !h.startsWith('!') && namesExactly(h, name));
 }
 
 export interface HostKeyVerdict {
   /** key blob (base64) accepted for this host, non-revoked */
   trusted: Set<string>;
   revoked: Set<string>;
+  /** non-revoked lines OpenSSH would use for the host that Tower does not count (patterns, the bare name) */
+  ignored: number;
 }
 
-/** The keys pinned for a host under any of its names (name, IP). */
-export function keysFor(text: string, names: string[]): HostKeyVerdict {
+/**
+ * The keys pinned for a host: only lines that name `pinned` (its lookup name, `addr` or `[addr]:port`) exactly.
+ * Revocation is read the other way, as widely as OpenSSH reads it: an `@revoked` line refuses its key when any of
+ * its patterns matches `pinned` or one of `alsoRevokedUnder` (the host's name), since refusing more is safe.
+ */
+export function keysFor(text: string, pinned: string, alsoRevokedUnder: string[] = []): HostKeyVerdict {
   const trusted = new Set<string>();
   const revoked = new Set<string>();
+  let ignored = 0;
+  const all = [pinned, ...alsoRevokedUnder];
   for (const line of parseKnownHosts(text)) {
     if (line.marker === '@cert-authority') continue; // certificates are not supported by the SSH library
-    if (!names.some((n) => lineMatches(line, n))) continue;
-    (line.marker === '@revoked' ? revoked : trusted).add(line.key);
+    if (line.marker === '@revoked') {
+      if (all.some((n) => lineMatches(line, n))) revoked.add(line.key);
+    } else if (linePins(line, pinned)) {
+      trusted.add(line.key);
+    } else if (all.some((n) => lineMatches(line, n))) {
+      ignored++;
+    }
   }
   for (const k of revoked) trusted.delete(k);
-  return { trusted, revoked };
+  return { trusted, revoked, ignored };
 }
 
 /**
@@ -114,9 +138,12 @@ export function removeHostEntries(text: string, names: string[]): { text: string
   return { text: lines.filter((_, i) => !drop.has(i)).join('\n'), removed };
 }
 
-/** Append `host keytype key` lines (TowerOS pins `<ip> <key>`), after removing stale entries for those names. */
-export function pinHostKeys(text: string, hostField: string, publicKeys: string[]): string {
-  const { text: cleaned } = removeHostEntries(text, hostField.split(','));
+/**
+ * Append `host keytype key` lines (TowerOS pins `<ip> <key>`), after removing stale entries for those names and
+ * for `alsoRemove` (the host's name: a plain `ssh NAME` would otherwise still accept an old key under it).
+ */
+export function pinHostKeys(text: string, hostField: string, publicKeys: string[], alsoRemove: string[] = []): string {
+  const { text: cleaned } = removeHostEntries(text, [...hostField.split(','), ...alsoRemove]);
   let out = cleaned;
   if (out.length > 0 && !out.endsWith('\n')) out += '\n';
   for (const k of publicKeys) {

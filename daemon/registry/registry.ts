@@ -265,7 +265,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     // pinned before the host is registered: its first connection attempt already has a key to check against
     if (req.hostKeys?.length) {
       const kh = (await readIfExists(this.paths.knownHosts)) ?? '';
-      await writeFileAtomic(this.paths.knownHosts, pinHostKeys(kh, ip, req.hostKeys), 0o600);
+      await writeFileAtomic(this.paths.knownHosts, pinHostKeys(kh, ip, req.hostKeys, [req.name]), 0o600);
     }
     const current = (await readIfExists(this.paths.registry)) ?? '';
     const block = renderHostBlock({ name: req.name, hostName: ip, user, identityFile });

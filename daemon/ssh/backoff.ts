@@ -7,6 +7,12 @@ export interface BackoffOptions {
   capMs: number;
   longCapMs: number;
   longAfterMs: number;
+  /**
+   * For the first `fastForMs` after a loss, a new TCP connect starts every `fastMs` while earlier ones are still
+   * waiting (0: off): a link that comes back is found within `fastMs`, not at the end of a connect timeout.
+   */
+  fastMs: number;
+  fastForMs: number;
 }
 
 export class Backoff {
@@ -25,6 +31,16 @@ export class Backoff {
     const base = Math.min(cap, this.opts.initialMs * 2 ** Math.min(this.attempt, 20));
     this.attempt++;
     return Math.round(base * (0.5 + 0.5 * this.random()));
+  }
+
+  /** How long the host has been away: since the first delay asked for after the last reset (0 before any). */
+  awayMs(): number {
+    return this.since === null ? 0 : this.now() - this.since;
+  }
+
+  /** Whether connects should overlap now (see `fastMs`). */
+  fast(): boolean {
+    return this.opts.fastMs > 0 && this.awayMs() < this.opts.fastForMs;
   }
 
   reset(): void {

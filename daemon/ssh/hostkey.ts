@@ -7,18 +7,28 @@ export type HostKeyCheck = { ok: true } | { ok: false; reason: string };
 export interface PinnedKeys {
   trusted: Set<string>;
   revoked: Set<string>;
-  names: string[];
+  /** the name the keys are pinned under: the address, `[addr]:port` when the port is not 22 */
+  pinnedAs: string;
+  /** entries that match the host only by its name or a pattern, which Tower does not trust */
+  ignored: number;
 }
 
-/** The keys pinned for a host under its address and its name (`[addr]:port` form when the port is not 22). */
+/**
+ * The keys pinned for a host: entries that name its address exactly, as provisioning writes them. Its name and
+ * patterns count only for `@revoked`.
+ */
 export async function pinnedKeys(knownHostsPath: string, ip: string, name: string, port = 22): Promise<PinnedKeys> {
   const text = (await readIfExists(knownHostsPath)) ?? '';
-  const names = [lookupName(ip, port), lookupName(name, port)];
-  return { ...keysFor(text, names), names };
+  const pinnedAs = lookupName(ip, port);
+  const { trusted, revoked, ignored } = keysFor(text, pinnedAs, [lookupName(name, port)]);
+  return { trusted, revoked, ignored, pinnedAs };
 }
 
 export function noPinnedKey(pinned: PinnedKeys): string {
-  return `no host key is pinned for ${pinned.names.join(' or ')} in known_hosts (Tower never trusts on first use)`;
+  const ignored = pinned.ignored
+    ? `; ${pinned.ignored} ${pinned.ignored === 1 ? 'entry matches' : 'entries match'} it only by name or pattern, which Tower does not trust`
+    : '';
+  return `no host key is pinned for ${pinned.pinnedAs} in known_hosts (Tower never trusts on first use${ignored})`;
 }
 
 /** Compare the raw SSH key blob a server sent with the pinned ones. No entry means refusal: no trust on first use. */
@@ -27,5 +37,5 @@ export function checkHostKey(pinned: PinnedKeys, blob: Buffer): HostKeyCheck {
   if (pinned.revoked.has(b64)) return { ok: false, reason: 'the host presented a key marked @revoked in known_hosts' };
   if (pinned.trusted.has(b64)) return { ok: true };
   if (pinned.trusted.size === 0) return { ok: false, reason: noPinnedKey(pinned) };
-  return { ok: false, reason: `the host key does not match the one pinned in known_hosts for ${pinned.names[0]}` };
+  return { ok: false, reason: `the host key does not match the one pinned in known_hosts for ${pinned.pinnedAs}` };
 }

@@ -36,6 +36,57 @@ export interface Attachment {
   down(): void;
 }
 
+/**
+ * Live channels a host may have open on one remote forward or relay listener, counted from the moment it asks
+ * until the channel closes (a remote forward connects here before it accepts). Each one holds buffers here and
+ * maybe a socket, so a host opening thousands must not be able to make towerd hold thousands.
+ */
+export const MAX_CHANNELS_PER_LISTENER = 64;
+
+/** Counts channels per listener and refuses those beyond the limit; one warning each time a listener hits it. */
+class ChannelCap {
+  private readonly live = new Map<string, number>();
+  private readonly warned = new Set<string>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly warn: (listener: string) => void,
+  ) {}
+
+  admit(key: string, accept: AcceptConnection<Channel>, reject: RejectConnection, handle: (accept: AcceptConnection<Channel>, reject: RejectConnection) => void): void {
+    const n = this.live.get(key) ?? 0;
+    if (n >= this.limit) {
+      if (!this.warned.has(key)) {
+        this.warned.add(key);
+        this.warn(key);
+      }
+      return reject();
+    }
+    this.live.set(key, n + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (this.live.get(key) ?? 1) - 1;
+      if (left > 0) this.live.set(key, left);
+      else this.live.delete(key);
+      // warn again the next time the limit is reached, not on every refused channel of one burst
+      if (left < this.limit / 2) this.warned.delete(key);
+    };
+    handle(
+      () => {
+        const ch = accept();
+        ch.once('close', release);
+        return ch;
+      },
+      () => {
+        release();
+        reject();
+      },
+    );
+  }
+}
+
 export type IncomingTcp = (info: TcpConnectionDetails, accept: AcceptConnection<Channel>, reject: RejectConnection) => void;
 export type IncomingUnix = (info: UNIXConnectionDetails, accept: AcceptConnection<Channel>, reject: RejectConnection) => void;
 
@@ -58,6 +109,8 @@ export class HostSession extends EventEmitter<SessionEvents> {
   private liveness: Liveness = { state: 'connecting', lastError: null, lastContact: null, rttMs: null };
   private client: SshClient | undefined;
   private sock: Socket | undefined;
+  /** TCP connects still waiting for an answer (several overlap right after a loss) */
+  private readonly connecting = new Set<Socket>();
   private retryTimer: NodeJS.Timeout | undefined;
   private stopProbes: (() => void) | undefined;
   private probeDeadline: NodeJS.Timeout | undefined;
@@ -93,7 +146,7 @@ export class HostSession extends EventEmitter<SessionEvents> {
   }
 
   counts(): SessionCounts {
-    return { connected: this.client !== undefined, sockets: this.sock && !this.sock.destroyed ? 1 : 0, channels: this.openChannels };
+    return { connected: this.client !== undefined, sockets: (this.sock && !this.sock.destroyed ? 1 : 0) + this.connecting.size, channels: this.openChannels };
   }
 
   start(): void {
@@ -206,26 +259,55 @@ export class HostSession extends EventEmitter<SessionEvents> {
     this.openSsh(id, sock, key, pinned);
   }
 
+  /**
+   * The TCP connection for attempt `id`. Right after a loss (Backoff.fast) a new connect starts every `fastMs` while
+   * earlier ones still wait for their answer, and the first to connect wins: a SYN sent into a cut cable would
+   * otherwise hold the attempt until its timeout, and the kernel's own SYN retry comes only after a second.
+   * Resolves undefined, with the state set to offline, once no connect is pending and none is due.
+   */
   private tcp(id: number): Promise<Socket | undefined> {
+    const { port, connectTimeoutMs } = this.opts;
+    const ip = this.host.ip;
     return new Promise((resolve) => {
-      const sock = tcpConnect({ host: this.host.ip, port: this.opts.port, noDelay: true });
-      this.sock = sock;
-      const timer = setTimeout(() => {
-        sock.destroy();
-        if (id === this.attemptId && !this.stopped) this.failed('offline', `no TCP answer from ${this.host.ip}:${this.opts.port} within ${this.opts.connectTimeoutMs} ms`);
-        resolve(undefined);
-      }, this.opts.connectTimeoutMs);
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        sock.setKeepAlive(true, 10_000);
-        resolve(sock);
-      });
-      sock.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        sock.destroy();
-        if (id === this.attemptId && !this.stopped) this.failed('offline', describeSocketError(err, this.host.ip, this.opts.port));
-        resolve(undefined);
-      });
+      let done = false;
+      let due: NodeJS.Timeout | undefined;
+      let lastError = '';
+      const finish = (winner: Socket | undefined) => {
+        if (done) return;
+        done = true;
+        clearTimeout(due);
+        for (const s of this.connecting) if (s !== winner) s.destroy();
+        this.connecting.clear();
+        if (!winner && id === this.attemptId && !this.stopped) this.failed('offline', lastError);
+        resolve(winner);
+      };
+      const start = () => {
+        due = undefined;
+        if (done) return;
+        if (id !== this.attemptId || this.stopped) return finish(undefined);
+        const sock = tcpConnect({ host: ip, port, noDelay: true });
+        this.connecting.add(sock);
+        let reason = `no TCP answer from ${ip}:${port} within ${connectTimeoutMs} ms`;
+        const timer = setTimeout(() => sock.destroy(), connectTimeoutMs);
+        sock.once('connect', () => {
+          clearTimeout(timer);
+          this.connecting.delete(sock);
+          sock.setKeepAlive(true, 10_000);
+          this.sock = sock;
+          finish(sock);
+        });
+        sock.once('error', (err: NodeJS.ErrnoException) => (reason = describeSocketError(err, ip, port)));
+        sock.once('close', () => {
+          clearTimeout(timer);
+          if (!this.connecting.delete(sock) || done) return;
+          lastError = reason;
+          // keep what status shows current while connects go on
+          if (this.liveness.state !== 'offline' || this.liveness.lastError !== reason) this.setState({ state: 'offline', lastError: reason });
+          if (this.connecting.size === 0 && due === undefined) finish(undefined);
+        });
+        if (this.backoff.fast()) due = setTimeout(start, this.opts.backoff.fastMs);
+      };
+      start();
     });
   }
 
@@ -242,14 +324,18 @@ export class HostSession extends EventEmitter<SessionEvents> {
       for (const a of this.attachments) this.runUp(a, client);
     });
     // anything the host opens towards us must match a remote forward we asked for; the rest is refused
+    const capped = new ChannelCap(MAX_CHANNELS_PER_LISTENER, (listener) =>
+      this.log.warn({ host: this.host.name, listener, limit: MAX_CHANNELS_PER_LISTENER }, 'host opened too many channels on one listener; refusing the excess'),
+    );
     client.on('tcp connection', (info, accept, reject) => {
-      const h = this.tcpHandlers.get(`${info.destIP}:${info.destPort}`);
-      if (h) h(info, accept, reject);
+      const key = `${info.destIP}:${info.destPort}`;
+      const h = this.tcpHandlers.get(key);
+      if (h) capped.admit(key, accept, reject, (a, r) => h(info, a, r));
       else reject();
     });
     client.on('unix connection', (info, accept, reject) => {
       const h = this.unixHandlers.get(info.socketPath);
-      if (h) h(info, accept, reject);
+      if (h) capped.admit(info.socketPath, accept, reject, (a, r) => h(info, a, r));
       else reject();
     });
     client.on('error', (err: Error & { level?: string }) => {
@@ -358,6 +444,8 @@ export class HostSession extends EventEmitter<SessionEvents> {
     }
     this.sock?.destroy();
     this.sock = undefined;
+    for (const s of this.connecting) s.destroy();
+    this.connecting.clear();
   }
 }
 

@@ -95,6 +95,45 @@ describe.skipIf(!root)('forwards over the supervised connection', () => {
     expect(out.stdout.trim(), out.stderr).toBe('hello thin client');
   });
 
+  it('remote: a host gets at most 64 live channels on one forward; the excess is refused and logged', async () => {
+    // a listener here that keeps every connection open and echoes, counting how many are open at once
+    let open = 0;
+    let peak = 0;
+    const held = createServer((c) => {
+      peak = Math.max(peak, ++open);
+      c.once('close', () => open--);
+      c.on('error', () => undefined);
+      c.pipe(c);
+    }).listen(join(dir, 'held.sock'));
+    try {
+      const f = await client.call('forward.open', { host: 'on1', direction: 'remote', listen: { tcp: { host: '127.0.0.1', port: 7200 } }, connect: { unix: join(dir, 'held.sock') } });
+      await expect.poll(async () => (await client.call('forward.list', { host: 'on1' })).forwards.find((x) => x.id === f.id)?.state).toBe('active');
+      // 100 connections at once, all kept open until each has either its echo (a channel) or its end (refused)
+      const py = [
+        'import socket',
+        "socks = [socket.create_connection(('127.0.0.1', 7200), timeout=30) for _ in range(100)]",
+        'served = refused = 0',
+        'for s in socks:',
+        '    try:',
+        "        s.sendall(b'x'); b = s.recv(1)",
+        '    except OSError:',
+        "        b = b''",
+        "    served, refused = (served + 1, refused) if b == b'x' else (served, refused + 1)",
+        'print(served, refused)',
+      ].join('\n');
+      const out = await lab.execHost('on1', ['/usr/bin/python3', '-c', py], { user: 'tower' });
+      expect(out.stdout.trim(), out.stderr).toBe('64 36');
+      expect(peak).toBe(64);
+      const { records } = await client.call('logs.tail', { lines: 200, level: 'warn' });
+      expect(records.filter((r) => r.msg.includes('too many channels'))).toHaveLength(1);
+      // the channels are counted until they close: once the host's connections are gone it may open new ones
+      expect((await lab.execHost('on1', ['/usr/bin/python3', '-c', pyClient(7200, 'after the burst')], { user: 'tower' })).stdout.trim()).toBe('after the burst');
+      await client.call('forward.close', { id: f.id });
+    } finally {
+      held.close();
+    }
+  });
+
   it('listeners must be on loopback; remote forwards reach only loopback here', async () => {
     await expect(client.call('forward.open', { host: 'on1', direction: 'local', listen: { tcp: { host: '0.0.0.0', port: 0 } }, connect: { tcp: { host: '127.0.0.1', port: 22 } } })).rejects.toMatchObject({ code: -32602 });
     await expect(client.call('forward.open', { host: 'on1', direction: 'remote', listen: { tcp: { host: '127.0.0.1', port: 0 } }, connect: { tcp: { host: '192.168.2.1', port: 22 } } })).rejects.toMatchObject({ code: -32602 });
