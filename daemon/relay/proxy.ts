@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { splice } from '../forwards/splice.js';
-import { ChunkedCounter, HeadReader, HttpError, MAX_HEAD, bodyLength, parseHead, parseRequestLine, parseStatusLine, plainResponse, tokens, type Head } from './http.js';
+import { ChunkedCounter, FORWARDED_REQUEST_FIELDS, HeadReader, HttpError, MAX_HEAD, bodyLength, parseHead, parseRequestLine, parseStatusLine, plainResponse, tokens, type Head } from './http.js';
 import { checkUpstream, parseAuthority, type RelayRule } from './policy.js';
 
 /** One line of the relay's audit trail: what a host fetched or was refused. Never the payload. */
@@ -209,6 +209,9 @@ class Conn {
       return this.refuse(e.status, '-', '', e.message);
     }
     const { method, target } = line;
+    // a request with a body is never relayed, so no coding can be right; an empty or odd one is where
+    // proxies and servers disagree about where a message ends
+    if (head.fields.some(([k]) => k === 'transfer-encoding')) return this.refuse(400, method, target, 'Transfer-Encoding is not accepted on a request');
     if (method === 'CONNECT') return this.connect(target);
     let url: URL;
     try {
@@ -234,7 +237,7 @@ class Conn {
     const keepAlive = line.minor === 1 ? !connTokens.includes('close') : connTokens.includes('keep-alive');
     // origin-form towards the repository; HTTP/1.1 connections upstream are kept for the client's next request
     let out = `${method} ${url.pathname}${url.search} HTTP/1.${line.minor}\r\nhost: ${url.host}\r\n`;
-    for (const [k, v] of head.fields) if (k !== 'host' && !HOP_FIELDS.has(k) && !connTokens.includes(k)) out += `${k}: ${v}\r\n`;
+    for (const [k, v] of head.fields) if (FORWARDED_REQUEST_FIELDS.has(k) && !connTokens.includes(k)) out += `${k}: ${v}\r\n`;
     const reusable = line.minor === 1 && keepAlive;
     out += reusable ? '\r\n' : 'connection: close\r\n\r\n';
     const key = `${url.hostname}:${port}`;

@@ -281,6 +281,27 @@ describe('package relay', () => {
     expect(audits).toEqual([{ host: 'vault', kind: 'fetch', method: 'GET', target: `http://repo.test:${upPort}/echo?q=1`, status: 404, bytes: 0 }]);
   });
 
+  it('passes on only the request fields a package fetch needs', async () => {
+    const text = await raw(
+      `GET http://repo.test:${upPort}/echo HTTP/1.1\r\nHost: repo.test\r\nUser-Agent: apk-tools/2.14\r\nAccept: */*\r\nAccept-Encoding: gzip\r\nRange: bytes=0-9\r\nIf-Range: "e"\r\nIf-None-Match: "e"\r\nIf-Modified-Since: Tue, 01 Dec 2026 00:00:00 GMT\r\nCache-Control: no-cache\r\nPragma: no-cache\r\n` +
+        `Cookie: session=1\r\nAuthorization: Basic eDp5\r\nX-Forwarded-For: 192.168.3.200\r\nForwarded: for=192.168.3.200\r\nVia: 1.1 host\r\nOrigin: http://other.test\r\nX-Anything: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    expect(seen?.headers).toEqual({
+      host: `repo.test:${upPort}`,
+      'user-agent': 'apk-tools/2.14',
+      accept: '*/*',
+      'accept-encoding': 'gzip',
+      range: 'bytes=0-9',
+      'if-range': '"e"',
+      'if-none-match': '"e"',
+      'if-modified-since': 'Tue, 01 Dec 2026 00:00:00 GMT',
+      'cache-control': 'no-cache',
+      pragma: 'no-cache',
+      connection: 'close',
+    });
+  });
+
   it('refuses a request head over 16 KiB with 431', async () => {
     const text = await raw(`GET http://repo.test:${upPort}/x HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}`);
     expect(text).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n[\s\S]*larger than 16384 bytes/);
@@ -294,7 +315,11 @@ describe('package relay', () => {
     ['HTTP/2 on the request line', (p: number) => `GET http://repo.test:${p}/x HTTP/2.0\r\n\r\n`, 400, /not an HTTP\/1\.x request line/],
     ['a folded header line', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nA: 1\r\n 2\r\n\r\n`, 400, /folded/],
     ['a GET with a body', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello`, 400, /request bodies are not relayed/],
-    ['a chunked GET', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400, /request bodies are not relayed/],
+    ['a chunked GET', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
+    ['an empty Transfer-Encoding', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding: ,\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
+    ['a Transfer-Encoding with no value', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
+    ['an identity Transfer-Encoding', (p: number) => `HEAD http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
+    ['a Transfer-Encoding on CONNECT', () => `CONNECT repo.test:443 HTTP/1.1\r\nTransfer-Encoding: ,\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
     ['ftp', () => `GET ftp://repo.test/x HTTP/1.1\r\n\r\n`, 403, /ftp: is not relayed/],
     ['credentials in the URL', (p: number) => `GET http://me:pw@repo.test:${p}/x HTTP/1.1\r\n\r\n`, 403, /credentials in URLs are not relayed/],
   ])('refuses %s with the right status, and records it', async (_what, req, status, why) => {
