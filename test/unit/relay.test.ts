@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RelayProxy, type ConnectPolicy, type RelayAudit } from '../../daemon/relay/proxy.js';
 import { checkConnect, checkUpstream, parseAuthority } from '../../daemon/relay/policy.js';
+import { DEFAULT_SETTINGS, Settings } from '../../daemon/settings.js';
 
 const run = promisify(execFile);
 let upstream: Server;
@@ -445,6 +446,21 @@ describe('package relay', () => {
     const text = await raw(`GET http://repo.test:${upPort}/v3.19/main/x86_64/APKINDEX.tar.gz HTTP/1.1\r\n\r\n`, { end: true });
     expect(text.length - text.indexOf('\r\n\r\n') - 4).toBe(BODY.length);
     expect(audits).toEqual([expect.objectContaining({ kind: 'fetch', bytes: BODY.length })]);
+  });
+
+  it('settings: CONNECT to 443 only by default, tunnels bounded, every bound checked', () => {
+    expect(DEFAULT_SETTINGS.packages.relay).toEqual({
+      allow: [{ host: 'dl-cdn.alpinelinux.org', ports: [80, 443] }],
+      connect: true,
+      connectPorts: [443],
+      tunnelMaxMs: 1_800_000,
+      tunnelMaxBytes: 4 * 1024 ** 3,
+      tunnelMaxUploadBytes: 16 * 1024 * 1024,
+    });
+    const relay = (r: object) => Settings.safeParse({ packages: { relay: r } }).success;
+    expect(relay({ connect: false, connectPorts: [443, 8443] })).toBe(true);
+    for (const bad of [{ connectPorts: [] }, { connectPorts: [0] }, { connectPorts: [65536] }, { tunnelMaxMs: 10 }, { tunnelMaxBytes: 1e15 }, { tunnelMaxUploadBytes: 0 }, { connectPort: [443] }])
+      expect(relay(bad), JSON.stringify(bad)).toBe(false);
   });
 
   it('policy helpers', () => {
