@@ -138,3 +138,22 @@ describe('log ring', () => {
     expect(ring.tail(10, 'info', 400).map((r) => r.msg)).toEqual(['r3', 'r4']);
   });
 });
+
+describe('oversized frames', () => {
+  it('reading stops at the first byte over the limit: one reply, one log line, the rest is never read', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const path = join(mkdtempSync(join(tmpdir(), 'rpc-frames-')), 's.sock');
+    const srv = new RpcServer(log, methods, { maxFrameBytes: FRAME });
+    await srv.listen(path);
+    try {
+      // 8 MiB with no newline, far more than one read: nothing past the limit may cost more than a look
+      const { replies, closed } = await exchange(path, Buffer.alloc(8 * 1024 * 1024, 0x41), 2, 5000);
+      expect(replies).toEqual([{ jsonrpc: '2.0', id: null, error: { code: ErrorCode.FrameTooLarge, message: `Frame exceeds ${FRAME} bytes` } }]);
+      expect(closed).toBe(true);
+      expect(lines.filter((l) => l.includes('frame too large'))).toHaveLength(1);
+    } finally {
+      await srv.close();
+    }
+  });
+});
