@@ -9,6 +9,8 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
  * Each element counts as one request in flight, so one frame cannot start more work than many single requests.
  */
 export const MAX_BATCH_LENGTH = 64;
+/** Arrays and objects in a frame may nest this deep; a deeper frame is refused (-32600) before it is parsed. */
+export const MAX_JSON_DEPTH = 64;
 /** A client that leaves more than this many bytes of replies and events unread is disconnected. */
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 /** Method name of the notifications that carry events. */

@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { JSONRPCServer, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
-import { ErrorCode, MAX_BATCH_LENGTH, MAX_FRAME_BYTES, MAX_QUEUED_BYTES } from '../../protocol/index.js';
+import { ErrorCode, MAX_BATCH_LENGTH, MAX_FRAME_BYTES, MAX_JSON_DEPTH, MAX_QUEUED_BYTES } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
-import { FrameDecoder, decodeUtf8 } from './frames.js';
+import { FrameDecoder, decodeUtf8, nestedDeeperThan } from './frames.js';
 
 /** One client connection, as handlers see it. */
 export interface Connection {
@@ -246,6 +246,9 @@ export class RpcServer {
     const text = decodeUtf8(frame);
     if (text === null) return { kind: 'reply', response: errorResponse(null, ErrorCode.ParseError, 'Parse error', { reason: 'frame is not valid UTF-8' }) };
     if (text.trim() === '') return { kind: 'none' };
+    if (nestedDeeperThan(frame, MAX_JSON_DEPTH)) {
+      return { kind: 'reply', response: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request', { reason: `nested deeper than ${MAX_JSON_DEPTH} levels` }) };
+    }
     let msg: unknown;
     try {
       msg = JSON.parse(text);

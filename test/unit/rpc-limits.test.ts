@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogRing, createLogger } from '../../daemon/log.js';
 import { RpcServer, certainlyLonger, type Connection } from '../../daemon/rpc/server.js';
-import { ErrorCode } from '../../protocol/index.js';
+import { ErrorCode, MAX_JSON_DEPTH } from '../../protocol/index.js';
 import { exchange } from '../helpers/towerd.js';
 
 const FRAME = 4096;
@@ -51,6 +51,15 @@ describe('batch length', () => {
   it('a batch at the cap runs every element', async () => {
     const { replies } = await exchange(socket, line(Array.from({ length: 4 }, (_, i) => call(i, 'echo', [i]))), 1);
     expect((replies[0] as unknown[]).length).toBe(4);
+  });
+});
+
+describe('nesting', () => {
+  it('a frame nested deeper than MAX_JSON_DEPTH is refused before it is parsed; one at the limit runs', async () => {
+    const nest = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const { replies } = await exchange(socket, `{"jsonrpc":"2.0","id":1,"method":"echo","params":${nest(MAX_JSON_DEPTH)}}\n{"jsonrpc":"2.0","id":2,"method":"echo","params":${nest(MAX_JSON_DEPTH - 1)}}\n`, 2);
+    expect(replies).toContainEqual({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.InvalidRequest, message: 'Invalid Request', data: { reason: `nested deeper than ${MAX_JSON_DEPTH} levels` } } });
+    expect(replies).toContainEqual(expect.objectContaining({ id: 2, result: expect.any(Array) }));
   });
 });
 
