@@ -74,7 +74,7 @@ function checkEnvelope(msg: unknown): { ok: true; req: JSONRPCRequest } | { ok: 
 }
 
 /** What a frame turned out to be once parsed; decided synchronously so that a batch is counted before it runs. */
-type Parsed = { kind: 'none' } | { kind: 'reply'; response: JSONRPCResponse } | { kind: 'one'; msg: unknown } | { kind: 'batch'; msgs: unknown[] };
+type Parsed = { kind: 'none' } | { kind: 'reply'; response: JSONRPCResponse } | { kind: 'garbage'; response: JSONRPCResponse; why: string } | { kind: 'one'; msg: unknown } | { kind: 'batch'; msgs: unknown[] };
 
 /** The id an error reply to this element must carry (null where the element has no usable one). */
 function replyId(msg: unknown): Id {
@@ -212,6 +212,16 @@ export class RpcServer {
         if (conn.closed || conn.upgraded) return;
         const parsed = this.parseFrame(frame);
         if (parsed.kind === 'none') continue;
+        if (parsed.kind === 'garbage') {
+          // no Tower client sends what is not JSON: whatever follows on this connection is not worth reading
+          sock.off('data', onData);
+          sock.pause();
+          decoder.drain();
+          conn.sendResponse(parsed.response);
+          conn.end();
+          this.log.warn({ conn: conn.id, why: parsed.why }, 'client sent garbage; closing connection');
+          return;
+        }
         // each request of a batch is work in flight like a request of its own
         const units = parsed.kind === 'batch' ? parsed.msgs.length : 1;
         inFlight += units;
@@ -244,7 +254,7 @@ export class RpcServer {
 
   private parseFrame(frame: Buffer): Parsed {
     const text = decodeUtf8(frame);
-    if (text === null) return { kind: 'reply', response: errorResponse(null, ErrorCode.ParseError, 'Parse error', { reason: 'frame is not valid UTF-8' }) };
+    if (text === null) return { kind: 'garbage', why: 'not valid UTF-8', response: errorResponse(null, ErrorCode.ParseError, 'Parse error', { reason: 'frame is not valid UTF-8' }) };
     if (text.trim() === '') return { kind: 'none' };
     if (nestedDeeperThan(frame, MAX_JSON_DEPTH)) {
       return { kind: 'reply', response: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request', { reason: `nested deeper than ${MAX_JSON_DEPTH} levels` }) };
@@ -253,7 +263,7 @@ export class RpcServer {
     try {
       msg = JSON.parse(text);
     } catch {
-      return { kind: 'reply', response: errorResponse(null, ErrorCode.ParseError, 'Parse error') };
+      return { kind: 'garbage', why: 'not JSON', response: errorResponse(null, ErrorCode.ParseError, 'Parse error') };
     }
     if (!Array.isArray(msg)) return { kind: 'one', msg };
     if (msg.length === 0) return { kind: 'reply', response: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request', { reason: 'empty batch' }) };
@@ -266,7 +276,7 @@ export class RpcServer {
 
   private async handleFrame(parsed: Parsed, conn: Conn): Promise<void> {
     if (parsed.kind === 'none') return;
-    if (parsed.kind === 'reply') {
+    if (parsed.kind === 'reply' || parsed.kind === 'garbage') {
       conn.sendResponse(parsed.response);
       return;
     }
