@@ -196,16 +196,20 @@ export class RpcServer {
         sock.resume();
       }
     };
+    /** The last reply to a client that broke the framing or sent garbage: nothing more is read from it. */
+    const refuse = (response: JSONRPCResponse, fields: Record<string, unknown>, msg: string) => {
+      sock.off('data', onData);
+      sock.pause();
+      decoder.drain();
+      conn.sendResponse(response);
+      conn.end();
+      this.log.warn({ conn: conn.id, ...fields }, msg);
+    };
     const onData = (chunk: Buffer) => {
       const frames = decoder.push(chunk);
       if (frames === 'overflow') {
-        // nothing more is read from it: the rest of the frame would only be counted and thrown away
-        sock.off('data', onData);
-        sock.pause();
-        decoder.drain();
-        conn.sendResponse(errorResponse(null, ErrorCode.FrameTooLarge, `Frame exceeds ${this.opts.maxFrameBytes} bytes`));
-        conn.end();
-        this.log.warn({ conn: conn.id, limit: this.opts.maxFrameBytes }, 'frame too large; closing connection');
+        // the rest of that frame would only be counted and thrown away
+        refuse(errorResponse(null, ErrorCode.FrameTooLarge, `Frame exceeds ${this.opts.maxFrameBytes} bytes`), { limit: this.opts.maxFrameBytes }, 'frame too large; closing connection');
         return;
       }
       for (const frame of frames) {
@@ -214,12 +218,7 @@ export class RpcServer {
         if (parsed.kind === 'none') continue;
         if (parsed.kind === 'garbage') {
           // no Tower client sends what is not JSON: whatever follows on this connection is not worth reading
-          sock.off('data', onData);
-          sock.pause();
-          decoder.drain();
-          conn.sendResponse(parsed.response);
-          conn.end();
-          this.log.warn({ conn: conn.id, why: parsed.why }, 'client sent garbage; closing connection');
+          refuse(parsed.response, { why: parsed.why }, 'client sent garbage; closing connection');
           return;
         }
         // each request of a batch is work in flight like a request of its own
