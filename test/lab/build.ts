@@ -118,11 +118,11 @@ export async function bootHosts(ctx: BuildContext, hosts: readonly ProvisionedHo
 async function setUpApk(name: string, initPid: number, bootDir: string, packages: readonly string[]): Promise<void> {
   const standin = copyStandin(bootDir);
   await runOk(enterArgv(initPid, standinInstallArgv(standin, { root: APK_ROOT })), { context: `installing apk on ${name}` });
-  if (packages.length === 0) return;
-  // What Tower's host setup would install, from the lab's own repository on the boot media (no network needed).
+  // apk's database, as on every Alpine system, plus what Tower's host setup would install (the stock set when
+  // none), from the lab's own repository on the boot media (no network needed).
   const repo = `file://${ALPINE_DIR}/repo/v3.19/tower`;
   await runOk(
     enterArgv(initPid, ['/usr/bin/python3', standin, '--root', APK_ROOT, '--repositories-file', '/dev/null', '-X', repo, '--allow-untrusted', '-q', 'add', '--initdb', ...packages]),
-    { context: `installing ${packages.join(' ')} on ${name}`, timeoutMs: 20_000 },
+    { context: `installing ${packages.join(' ') || "apk's database"} on ${name}`, timeoutMs: 20_000 },
   );
 }
