@@ -7,8 +7,8 @@ import type { PackageSpec } from './types.js';
 export interface HostPackage {
   /** Alpine's package name (one exception, see `alpine`). */
   name: string;
-  /** Where Alpine has it: `main`, `community`, `testing` (edge only), or `none`. */
-  alpine: 'main' | 'community' | 'testing' | 'none';
+  /** Where Alpine has it: `main`, `community`, `testing` (edge only), `none`, or `unchecked` (a test app only). */
+  alpine: 'main' | 'community' | 'testing' | 'none' | 'unchecked';
   version: string;
   /** Programs it provides: name under /usr/bin → the Debian program run by the launcher. */
   programs: Record<string, string>;
@@ -28,7 +28,8 @@ export const TOWER_HOST_PACKAGES: readonly HostPackage[] = [
     description: 'Matchbox window manager (postmarketOS, not Alpine)',
   },
   { name: 'xterm', alpine: 'community', version: '388-r0', programs: { xterm: '/usr/bin/xterm' }, description: 'X terminal (test app)' },
-  { name: 'xlogo', alpine: 'community', version: '1.0.6-r0', programs: { xlogo: '/usr/bin/xlogo' }, description: 'X logo (test app)' },
+  { name: 'xwininfo', alpine: 'main', version: '1.1.6-r0', programs: { xwininfo: '/usr/bin/xwininfo' }, description: 'X window information (test tool)' },
+  { name: 'xlogo', alpine: 'unchecked', version: '1.0.6-r0', programs: { xlogo: '/usr/bin/xlogo' }, description: 'X logo (test app)' },
   {
     name: 'pulseaudio-utils',
     alpine: 'community',
