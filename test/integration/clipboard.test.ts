@@ -270,8 +270,9 @@ describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', ()
 
   it('auto with a TowerOS host’s own services: its 127.0.0.1:5557 reaches Wayland, Wayland reaches its 127.0.0.1:5556', async () => {
     await setDesktop({ hosts: { on1: { clipboard: 'auto' }, on2: { clipboard: 'auto' } } });
-    // TowerOS's xclip-copy-server, with a real nc: each connection's text is appended to a file on the host
-    await t.lab.execHost('on2', ['sh', '-c', '(while :; do nc -l 127.0.0.1 5556 >> /tmp/copied || sleep 0.2; done) >/dev/null 2>&1 &'], { user: 'tower' });
+    // TowerOS's xclip-copy-server, with a real nc: each connection's text is appended to a file on the host.
+    // TowerOS runs busybox `nc -l -s 127.0.0.1 -p 5556`; Debian's busybox nc has no -s, so OpenBSD's nc listens here.
+    await t.lab.execHost('on2', ['sh', '-c', '(while :; do /bin/nc.openbsd -l 127.0.0.1 5556 >> /tmp/copied || sleep 0.2; done) >/dev/null 2>&1 &'], { user: 'tower' });
     const text = `to TowerOS ${Date.now()}`;
     await until(
       'the text to reach on2’s 5556 service',
@@ -285,7 +286,7 @@ describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', ()
     expect(transfers.some((x) => x.ok && x.to.some((e) => 'host' in e && e.host === 'on2' && e.display === 'tcp:5556'))).toBe(true);
     // TowerOS's xclip-watch: `nc -w 1 127.0.0.1 5557` with the new text
     const fromHost = `from TowerOS xclip-watch ${Date.now()}`;
-    const sent = await t.lab.execHost('on2', ['sh', '-c', 'printf %s "$1" | nc -N -w 1 127.0.0.1 5557', 'sh', fromHost], { user: 'tower' });
+    const sent = await t.lab.execHost('on2', ['sh', '-c', 'printf %s "$1" | nc -w 1 127.0.0.1 5557', 'sh', fromHost], { user: 'tower' });
     expect(sent.code, sent.stderr).toBe(0);
     await until('the thin client to hold on2’s text', async () => (await tcClipboard()) === fromHost, 5000);
     // and, as in TowerOS, on to the other hosts in auto mode

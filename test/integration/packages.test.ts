@@ -9,6 +9,7 @@ import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { towerctl } from '../helpers/towerd.js';
 import { ALPINE_CDN, resolveOnHost } from '../lab/alpine/dns.js';
 import { installApkStandin } from '../lab/alpine/install.js';
+import { APK_ROOT, defaultProfile } from '../lab/lab.js';
 import { bigdataPackage, buildRepo, createSigningKey, exportPublicKey, helloPackages } from '../lab/alpine/repo.js';
 import { serveRepo, type RepoServer } from '../lab/alpine/serve.js';
 
@@ -21,7 +22,10 @@ const readOrNull = (p: string): string | null => {
     return null;
   }
 };
-const ROOT = '/var/tmp/alpine'; // each lab host's own tmpfs: the stand-in installs there, never into the machine's /
+// On an Alpine-like host: the host's own apk (its root /run/alpine), run as root through towerd's default `sudo`,
+// which is doas there. On the Debian profile (no doas): the stand-in in the login user's /var/tmp/alpine, no privilege.
+const alpine = defaultProfile() === 'alpine';
+const ROOT = alpine ? APK_ROOT : '/var/tmp/alpine'; // each lab host's own tmpfs, never the machine's /
 let t: LabDaemon;
 let server: RepoServer;
 const repoDir = mkdtempSync(join(tmpdir(), 'tower-pkg-repo-'));
@@ -112,14 +116,15 @@ describe.skipIf(!root)('apk through the package relay', () => {
     const pub = exportPublicKey(key, keysDir);
     // sound off: its forward's listener on the host goes with the connection when towerd dies, and the crash test
     // compares the host's listeners before and after
-    t = await labDaemon('p', { online: 1, offline: 1 }, { packages: { privilege: [], worldFile: `${ROOT}/etc/apk/world` }, desktop: { sound: 'off' } });
+    const packages = alpine ? { worldFile: `${ROOT}/etc/apk/world` } : { privilege: [], worldFile: `${ROOT}/etc/apk/world` };
+    t = await labDaemon('p', { online: 1, offline: 1, hostPackages: [] }, { packages, desktop: { sound: 'off' } });
     server = await serveRepo(t.lab, repoDir);
     await resolveOnHost(t.lab, 'router'); // the router's sshd opens the relay's connections and resolves the CDN name
     for (const h of ['off1', 'on1']) {
       if (h === 'on1') await resolveOnHost(t.lab, 'on1');
-      await installApkStandin(t.lab, h, { root: ROOT, owner: 'tower' });
+      if (!alpine) await installApkStandin(t.lab, h, { root: ROOT, owner: 'tower' });
       // the key goes in on stdin: hosts have a private /tmp, so they cannot read the test's files there
-      const setup = await t.lab.execHost(h, ['sh', '-c', `mkdir -p ${ROOT}/etc/apk/keys && printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories && cat > ${ROOT}/etc/apk/keys/${basename(pub)} && apk add --initdb >/dev/null`], { user: 'tower', input: readFileSync(pub, 'utf8') });
+      const setup = await t.lab.execHost(h, ['sh', '-c', `mkdir -p ${ROOT}/etc/apk/keys && printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories && cat > ${ROOT}/etc/apk/keys/${basename(pub)} && apk add --initdb >/dev/null`], { user: alpine ? undefined : 'tower', input: readFileSync(pub, 'utf8') });
       if (setup.code !== 0) throw new Error(`apk setup on ${h}: ${setup.stderr}`);
     }
   });
@@ -179,7 +184,7 @@ describe.skipIf(!root)('apk through the package relay', () => {
 
   it('a repository host that is not allow-listed is refused and logged', async () => {
     // the host's own repositories file names another server (the lab internet by address)
-    await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${t.lab.internetIp}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: 'tower' });
+    await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${t.lab.internetIp}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: alpine ? undefined : 'tower' });
     try {
       const r = await towerctl(t.d, ['install', 'off1', 'hello']);
       expect(r.code).not.toBe(0);
@@ -189,7 +194,7 @@ describe.skipIf(!root)('apk through the package relay', () => {
       const logs = await towerctl(t.d, ['logs', '--level', 'warn', '-n', '20']);
       expect(logs.stdout).toMatch(/relay refused .*not an allowed repository host/);
     } finally {
-      await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: 'tower' });
+      await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: alpine ? undefined : 'tower' });
     }
   });
 
