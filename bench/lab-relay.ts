@@ -164,7 +164,7 @@ const PROXY_ALONE = `
 const net = require('node:net');
 const [mod, host, port] = process.argv.slice(1);
 import(mod).then(({ RelayProxy }) => {
-  const p = new RelayProxy({ hostName: 'bench', rules: () => [{ host, ports: [80] }], allowConnect: () => false,
+  const p = new RelayProxy({ hostName: 'bench', rules: () => [{ host, ports: [80] }], connect: () => ({ enabled: false, ports: [443], maxMs: 60000, maxBytes: 1 << 30, maxUploadBytes: 1 << 20 }),
     dial: () => new Promise((resolve, reject) => { const s = net.connect(Number(port), '127.0.0.1', () => resolve(s)); s.once('error', reject); }),
     audit: () => undefined });
   p.server.listen(0, '127.0.0.1', () => console.log('port ' + p.server.address().port));

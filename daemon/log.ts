@@ -13,10 +13,16 @@ export const LEVEL_VALUE: Record<LogLevelName, number> = { trace: 10, debug: 20,
 const SECRET_KEYS = ['privateKey', 'password', 'passphrase', 'passwordHash', 'text', 'clipboard', 'psk', 'key'];
 const REDACT = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 
-/** The last records, kept in memory for `towerctl logs` and streamed to `log` subscribers. */
+/**
+ * The last records, kept in memory for `towerctl logs` and streamed to `log` subscribers. Subscribers hear of
+ * records on a later turn of the event loop, never from inside the call that logged: sending a record can log
+ * (a client dropped for not reading), and delivering that synchronously would recurse into the same send.
+ */
 export class LogRing {
-  private readonly records: LogRecord[] = [];
+  private readonly records: { record: LogRecord; bytes: number }[] = [];
   private readonly listeners = new Set<(r: LogRecord) => void>();
+  private pending: LogRecord[] = [];
+  private scheduled = false;
 
   constructor(private readonly capacity = 2000) {}
 
@@ -35,15 +41,40 @@ export class LogRing {
       fields,
     };
     if (typeof host === 'string') record.host = host;
-    this.records.push(record);
+    // the pino line is the record's JSON give or take a few names: its size is what a reply carrying it costs
+    this.records.push({ record, bytes: Buffer.byteLength(line) });
     if (this.records.length > this.capacity) this.records.splice(0, this.records.length - this.capacity);
-    for (const l of this.listeners) l(record);
+    if (this.listeners.size === 0) return;
+    this.pending.push(record);
+    // a burst larger than the ring is trimmed like the ring: oldest first
+    if (this.pending.length > this.capacity) this.pending.splice(0, this.pending.length - this.capacity);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
-  tail(lines: number, minLevel: LogLevelName): LogRecord[] {
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    // records logged while delivering these wait for the next turn
+    for (const r of batch) for (const l of this.listeners) l(r);
+  }
+
+  /** The newest `lines` records at `minLevel` or above, fewer where their JSON would pass `maxBytes` together. */
+  tail(lines: number, minLevel: LogLevelName, maxBytes = Infinity): LogRecord[] {
     const min = LEVEL_VALUE[minLevel];
-    const picked = this.records.filter((r) => LEVEL_VALUE[r.level] >= min);
-    return picked.slice(-lines);
+    const picked: LogRecord[] = [];
+    let bytes = 0;
+    for (let i = this.records.length - 1; i >= 0 && picked.length < lines; i--) {
+      const e = this.records[i]!;
+      if (LEVEL_VALUE[e.record.level] < min) continue;
+      bytes += e.bytes;
+      if (bytes > maxBytes) break;
+      picked.push(e.record);
+    }
+    return picked.reverse();
   }
 
   onRecord(fn: (r: LogRecord) => void): () => void {

@@ -75,8 +75,16 @@ export const Settings = z
             allow: z
               .array(z.object({ host: z.string().min(1).max(253), ports: z.array(z.number().int().min(1).max(65535)).min(1) }).strict())
               .default([{ host: 'dl-cdn.alpinelinux.org', ports: [80, 443] }]),
-            /** CONNECT (https) to allowed hosts */
+            /** CONNECT (https) to allowed hosts; false: http:// repositories only */
             connect: z.boolean().default(true),
+            /** the ports CONNECT may reach (also in the host's own `ports`) */
+            connectPorts: z.array(z.number().int().min(1).max(65535)).min(1).max(16).default([443]),
+            /** a tunnel is cut after this long… */
+            tunnelMaxMs: z.number().int().min(1000).max(6 * 3_600_000).default(1_800_000),
+            /** …or once this many bytes went through it, both ways… */
+            tunnelMaxBytes: z.number().int().min(1024).max(64 * 1024 ** 3).default(4 * 1024 ** 3),
+            /** …or once the host sent this many into it (a package download sends little) */
+            tunnelMaxUploadBytes: z.number().int().min(1024).max(1024 ** 3).default(16 * 1024 * 1024),
           })
           .strict()
           .prefault({}),

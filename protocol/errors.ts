@@ -7,6 +7,8 @@ export const ErrorCode = {
   InternalError: -32603,
   /** the frame exceeded the size limit; the connection is closed after this reply */
   FrameTooLarge: -32000,
+  /** the reply would exceed the frame limit; the request may have run, the connection stays open */
+  ReplyTooLarge: -32099,
   HostNotFound: -32001,
   HostExists: -32002,
   NetworkFull: -32003,

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { Event } from './events.js';
 import { methods } from './methods.js';
-import { PROTOCOL_VERSION, MAX_FRAME_BYTES } from './constants.js';
+import { PROTOCOL_VERSION, MAX_BATCH_LENGTH, MAX_FRAME_BYTES } from './constants.js';
 import { TOWER_VERSION } from './version.js';
 
 /**
@@ -27,7 +27,7 @@ export function protocolJsonSchema(): Record<string, unknown> {
     title: 'Tower daemon protocol',
     description:
       'JSON-RPC 2.0 over the towerd Unix socket, one JSON text per line (UTF-8, at most ' +
-      `${MAX_FRAME_BYTES} bytes). Events arrive as notifications {"jsonrpc":"2.0","method":"event","params":<event>} ` +
+      `${MAX_FRAME_BYTES} bytes, either way; batches of at most ${MAX_BATCH_LENGTH} requests). Events arrive as notifications {"jsonrpc":"2.0","method":"event","params":<event>} ` +
       'after events.subscribe. This schema validates an event notification\'s params; methods are under x-tower-methods.',
     'x-tower-version': TOWER_VERSION,
     'x-tower-protocol-version': PROTOCOL_VERSION,

@@ -162,7 +162,7 @@ export const methods = {
     result: z.object({ topics: z.array(Topic) }),
   },
   'logs.tail': {
-    description: 'The most recent log records kept in memory (already redacted).',
+    description: 'The most recent log records kept in memory (already redacted); fewer than asked when more would not fit one frame.',
     params: z.strictObject({
       lines: z._default(z.int().check(z.gte(1), z.lte(10_000)), 100),
       level: z._default(LogLevelName, 'info').check(describe('minimum level')),

@@ -15,7 +15,10 @@ export const RelayAuditRecord = z.object({
   method: z.string(),
   target: z.string(),
   status: z.optional(z.int()),
+  /** received from the upstream (a body's payload; for a tunnel, everything towards the host) */
   bytes: z.number(),
+  /** sent upstream (the request head as passed on; for a tunnel, everything the host sent into it) */
+  sent: z.number(),
   reason: z.optional(z.string()),
 });
 export type RelayAuditRecord = z.infer<typeof RelayAuditRecord>;
@@ -41,7 +44,7 @@ export const packageMethods = {
     params: z.strictObject({ host: z.optional(HostName), limit: z._default(z.int().check(z.gte(1), z.lte(1000)), 50) }),
     result: z.object({
       hosts: z.array(
-        z.object({ name: HostName, fetches: z.int(), bytes: z.number(), refusals: z.int(), failures: z.int(), recent: z.array(RelayAuditRecord) }),
+        z.object({ name: HostName, fetches: z.int(), bytes: z.number(), sent: z.number(), refusals: z.int(), failures: z.int(), recent: z.array(RelayAuditRecord) }),
       ),
     }),
   },

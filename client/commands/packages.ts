@@ -16,7 +16,8 @@ function runApk(cmd: Command, host: string, action: PackageAction, packages: str
 const AFTER = `
 Offline hosts fetch through Tower's package relay: an HTTP proxy that only lets requests through to the
 allow-listed repository hosts (towerd.json packages.relay.allow; default dl-cdn.alpinelinux.org on ports 80 and
-443), reached over the host's own SSH connection and going out through the router's. Nothing on the host is
+443; CONNECT only to 443 and only for TLS naming that host), reached over the host's own SSH connection and going
+out through the router's. Nothing on the host is
 changed for it: apk gets http_proxy/https_proxy for that one command. apk still checks every package's signature
 against the host's own keys, so the relay is trusted with availability, not integrity. Online hosts and the router
 go out directly. After a successful change the host's /etc/apk/world is saved to ~/.local/tower/hosts/NAME/world.
@@ -28,8 +29,8 @@ connection was lost during the command.`;
 export function renderRelayAudit(hosts: Result<'packages.audit'>['hosts']): string {
   let out = '';
   for (const h of hosts) {
-    out += `${esc(h.name)}: ${h.fetches} fetched (${h.bytes} bytes), ${h.refusals} refused, ${h.failures} failed\n`;
-    out += table(['TIME', 'KIND', 'REQUEST', 'STATUS', 'BYTES', 'REASON'], h.recent.map((r) => [new Date(r.time).toISOString().slice(11, 19), esc(r.kind), esc(`${r.method} ${r.target}`), r.status === undefined ? '' : String(r.status), String(r.bytes), esc(r.reason ?? '')]));
+    out += `${esc(h.name)}: ${h.fetches} fetched (${h.bytes} bytes received, ${h.sent} sent), ${h.refusals} refused, ${h.failures} failed\n`;
+    out += table(['TIME', 'KIND', 'REQUEST', 'STATUS', 'RECEIVED', 'SENT', 'REASON'], h.recent.map((r) => [new Date(r.time).toISOString().slice(11, 19), esc(r.kind), esc(`${r.method} ${r.target}`), r.status === undefined ? '' : String(r.status), String(r.bytes), String(r.sent), esc(r.reason ?? '')]));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // The host side of an app: POSIX sh run through `sh -c SCRIPT NAME ARGS...`, so every value is an argument and
 // nothing is interpolated into the script. Needs Xvnc (TigerVNC), xauth, flock, setsid, matchbox-window-manager
-// and wmctrl on the host (all packaged by Alpine and Debian).
+// and wmctrl on the host; Alpine 3.19 ships neither of the last two (README, "Host packages"). Written for busybox
+// ash and applets as much as for bash and GNU tools.
 import * as z from 'zod/mini';
 
 /** Where apps keep their state on a host: one `0700` folder per user, one folder per app inside. */

@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { PROTOCOL_VERSION, TOWER_VERSION } from '../../protocol/index.js';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, TOWER_VERSION } from '../../protocol/index.js';
 import type { Implementation } from '../rpc/dispatch.js';
 import { noSuchHost, notSupervised } from './errors.js';
 import type { Core } from './feature.js';
@@ -12,6 +12,9 @@ function openFds(): number {
     return -1;
   }
 }
+
+/** The newest records that fit one reply frame, with room for the envelope and a record's few extra names each. */
+const TAIL_BYTES = MAX_FRAME_BYTES - 128 * 1024;
 
 /** The methods of towerd itself: the daemon, the registry, host states, events and logs. */
 export function coreMethods(core: Core): Implementation {
@@ -91,6 +94,6 @@ export function coreMethods(core: Core): Implementation {
       return { name, ...r };
     },
     'events.subscribe': ({ topics }, conn) => ({ topics: core.hub.subscribe(conn, topics) }),
-    'logs.tail': ({ lines, level }) => ({ records: core.ring.tail(lines, level) }),
+    'logs.tail': ({ lines, level }) => ({ records: core.ring.tail(lines, level, TAIL_BYTES) }),
   };
 }

@@ -20,6 +20,13 @@ const WATCH_INTERVAL_S = '0.3';
 const RECONCILE_MS = 1000;
 /** A host without TowerOS's clipboard service is asked again after this long (it may start later). */
 const COPY_SERVICE_RECHECK_MS = 30_000;
+/** Connections to a host's 5557 receiver at the same time; more are refused (TowerOS's xclip-watch sends one at a time). */
+export const MAX_RECEIVER_CONNECTIONS = 4;
+/** Displays of one host with a read waiting; lines naming more are dropped (an app host has a few). */
+const MAX_PENDING_DISPLAYS = 16;
+/** The watcher prints display names (`:N`, `:N.S`) and empty heartbeats; a longer line is not one of them. */
+const MAX_WATCH_LINE = 16;
+const DISPLAY = /^:\d{1,4}(\.\d{1,2})?$/;
 
 interface AutoForwards {
   open(p: { host: string; direction: 'remote'; listen: Endpoint; connect: Endpoint }): Promise<{ id: string }>;
@@ -34,6 +41,8 @@ interface HostAuto {
   watcher?: { client: SshClient; args: string; ch?: ClientChannel; ended: boolean };
   /** whether the host's 127.0.0.1:5556 answered, per connection (a missing one is looked for again later) */
   copyService?: { client: SshClient; present: boolean; at: number };
+  /** receiver connections refused since one was last accepted and ended (for one log line, not one per refusal) */
+  refused: number;
 }
 
 export class ClipboardAuto {
@@ -45,6 +54,15 @@ export class ClipboardAuto {
   private reconciling = false;
   /** changes are handled one at a time, in order */
   private queue: Promise<void> = Promise.resolve();
+  /**
+   * Per host, the displays with a read in the queue that has not started yet: a change reported again meanwhile
+   * is already covered by it (a read takes the content as it is then). So each display has at most one read
+   * running and one waiting, however many lines a host prints.
+   */
+  private readonly pendingReads = new Map<string, Set<string>>();
+  /** per host, the newest text from its 5557 receiver waiting in the queue (older ones are superseded) */
+  private readonly pendingTexts = new Map<string, { from: ClipboardEnd; text: Buffer }>();
+  private thinClientPending = false;
 
   constructor(
     private readonly clip: ClipboardService,
@@ -89,7 +107,7 @@ export class ClipboardAuto {
     for (const name of wanted) {
       let h = this.hosts.get(name);
       if (!h) {
-        h = { socketPath: join(this.runtimeDir, `clipboard-${name}.sock`) };
+        h = { socketPath: join(this.runtimeDir, `clipboard-${name}.sock`), refused: 0 };
         this.hosts.set(name, h);
         await this.startReceiver(name, h);
       }
@@ -109,7 +127,12 @@ export class ClipboardAuto {
   /** Text sent to the host's 127.0.0.1:5557 (TowerOS's xclip-watch) arrives here. */
   private async startReceiver(host: string, h: HostAuto): Promise<void> {
     await unlink(h.socketPath).catch(() => undefined);
-    const server = createServer((sock) => this.receive(host, sock));
+    const server = createServer((sock) => this.receive(host, h, sock));
+    // each connection may hold up to the clipboard cap in memory until it ends
+    server.maxConnections = MAX_RECEIVER_CONNECTIONS;
+    server.on('drop', () => {
+      if (h.refused++ === 0) this.log.warn({ host, open: MAX_RECEIVER_CONNECTIONS }, `clipboard (auto): refused a connection from ${host}'s 127.0.0.1:${TOWEROS_WATCH_PORT}: ${MAX_RECEIVER_CONNECTIONS} are open`);
+    });
     const oldMask = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -125,7 +148,7 @@ export class ClipboardAuto {
     }
   }
 
-  private receive(host: string, sock: Socket): void {
+  private receive(host: string, h: HostAuto, sock: Socket): void {
     const cap = this.clip.maxBytes();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -138,10 +161,37 @@ export class ClipboardAuto {
     sock.on('error', () => undefined);
     sock.on('close', () => {
       clearTimeout(timer);
+      if (h.refused > 1) this.log.warn({ host, refused: h.refused - 1 }, `clipboard (auto): refused ${h.refused - 1} more connections from ${host}'s 127.0.0.1:${TOWEROS_WATCH_PORT}`);
+      h.refused = 0;
       const from: ClipboardEnd = { host, display: `tcp:${TOWEROS_WATCH_PORT}` };
       if (size > cap) return this.clip.report({ from, to: [THIN_CLIENT], mode: 'auto', bytes: size, ok: false, reason: overCapMessage(`the text from ${host}`, size, cap) });
       if (size === 0) return;
-      this.enqueue(() => this.fromHost(host, from, Buffer.concat(chunks)));
+      this.queueText(host, from, Buffer.concat(chunks));
+    });
+  }
+
+  /** The newest text from a host's receiver; one still waiting is replaced, as a newer copy replaces a clipboard. */
+  private queueText(host: string, from: ClipboardEnd, text: Buffer): void {
+    const waiting = this.pendingTexts.has(host);
+    this.pendingTexts.set(host, { from, text });
+    if (waiting) return;
+    this.enqueue(async () => {
+      const t = this.pendingTexts.get(host);
+      this.pendingTexts.delete(host);
+      if (t) await this.fromHost(host, t.from, t.text);
+    });
+  }
+
+  /** A display of a host changed: read it, unless a read of it is already waiting (it will see this change too). */
+  private queueRead(s: HostSession, host: string, display: string): void {
+    let pending = this.pendingReads.get(host);
+    if (!pending) this.pendingReads.set(host, (pending = new Set()));
+    if (pending.has(display)) return;
+    if (pending.size >= MAX_PENDING_DISPLAYS) return;
+    pending.add(display);
+    this.enqueue(async () => {
+      pending.delete(display);
+      await this.hostChanged(s, host, display);
     });
   }
 
@@ -248,16 +298,38 @@ export class ClipboardAuto {
         const ch = await openChannel(s, ['sh', '-c', WATCH_SCRIPT, 'sh', WATCH_INTERVAL_S, ...displays], undefined);
         s.trackChannel(ch);
         watcher.ch = ch;
-        let buf = '';
+        // at most MAX_WATCH_LINE bytes of a line are held; a longer one is skipped to its end
+        let partial = '';
+        let skipping = false;
+        let warned = false;
+        const bad = (): void => {
+          if (warned) return;
+          warned = true;
+          this.log.warn({ host }, 'clipboard (auto): the host watcher printed a line that is not a display name; such lines are ignored');
+        };
+        const line = (text: string): void => {
+          const t = text.trim();
+          if (t === '') return; // the heartbeat
+          if (DISPLAY.test(t)) this.queueRead(s, host, t);
+          else bad();
+        };
         ch.on('data', (b: Buffer) => {
-          buf += b.toString('utf8');
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const display = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (/^:\d{1,4}(\.\d{1,2})?$/.test(display)) this.enqueue(() => this.hostChanged(s, host, display));
+          const text = b.toString('latin1');
+          let start = 0;
+          for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+            const piece = text.slice(start, nl);
+            start = nl + 1;
+            if (skipping || partial.length + piece.length > MAX_WATCH_LINE) bad();
+            else line(partial + piece);
+            partial = '';
+            skipping = false;
           }
-          if (buf.length > 1000) buf = '';
+          if (skipping) return;
+          const rest = text.slice(start);
+          if (partial.length + rest.length > MAX_WATCH_LINE) {
+            skipping = true;
+            partial = '';
+          } else partial += rest;
         });
         ch.stderr.on('data', () => undefined);
         await new Promise<void>((resolve) => ch.once('close', () => resolve()));
@@ -291,7 +363,15 @@ export class ClipboardAuto {
     // wl-paste --watch also reports the clipboard as it is when it starts: like TowerOS, that goes to the hosts too
     const handle = wlWatch(
       w,
-      () => this.enqueue(() => this.fromThinClient()),
+      () => {
+        // one look at the Wayland clipboard waiting is enough, however many changes were reported meanwhile
+        if (this.thinClientPending) return;
+        this.thinClientPending = true;
+        this.enqueue(() => {
+          this.thinClientPending = false;
+          return this.fromThinClient();
+        });
+      },
       (why) => {
         if (this.watch?.handle !== handle) return;
         this.watch = undefined;

@@ -4,6 +4,7 @@ import type { RelayAudit } from '../relay/proxy.js';
 interface HostAudit {
   fetches: number;
   bytes: number;
+  sent: number;
   refusals: number;
   failures: number;
   recent: RelayAuditRecord[];
@@ -26,11 +27,12 @@ export class RelayAuditLog {
 
   record(a: RelayAudit, now = Date.now()): RelayAuditRecord {
     let h = this.hosts.get(a.host);
-    if (!h) this.hosts.set(a.host, (h = { fetches: 0, bytes: 0, refusals: 0, failures: 0, recent: [] }));
+    if (!h) this.hosts.set(a.host, (h = { fetches: 0, bytes: 0, sent: 0, refusals: 0, failures: 0, recent: [] }));
     if (a.kind === 'fetch' || a.kind === 'tunnel') h.fetches++;
     if (a.kind === 'refused') h.refusals++;
     if (a.kind === 'failed') h.failures++;
     h.bytes += a.bytes;
+    h.sent += a.sent;
     const rec: RelayAuditRecord = { time: now, ...a, method: auditTarget(a.method), target: auditTarget(a.target) };
     h.recent.unshift(rec);
     if (h.recent.length > this.keep) h.recent.length = this.keep;
@@ -40,6 +42,6 @@ export class RelayAuditLog {
   summary(host: string | undefined, limit: number) {
     return [...this.hosts.entries()]
       .filter(([name]) => !host || name === host)
-      .map(([name, h]) => ({ name, fetches: h.fetches, bytes: h.bytes, refusals: h.refusals, failures: h.failures, recent: h.recent.slice(0, limit) }));
+      .map(([name, h]) => ({ name, fetches: h.fetches, bytes: h.bytes, sent: h.sent, refusals: h.refusals, failures: h.failures, recent: h.recent.slice(0, limit) }));
   }
 }

@@ -8,6 +8,10 @@ import type { RelayAuditLog } from './audit.js';
 export interface RelaySettings {
   allow: RelayRule[];
   connect: boolean;
+  connectPorts: number[];
+  tunnelMaxMs: number;
+  tunnelMaxBytes: number;
+  tunnelMaxUploadBytes: number;
 }
 
 export interface OpenRelay {
@@ -54,13 +58,17 @@ export class RelayManager {
     const proxy = new RelayProxy({
       hostName,
       rules: () => this.settings().allow,
-      allowConnect: () => this.settings().connect,
+      connect: () => {
+        const s = this.settings();
+        return { enabled: s.connect, ports: s.connectPorts, maxMs: s.tunnelMaxMs, maxBytes: s.tunnelMaxBytes, maxUploadBytes: s.tunnelMaxUploadBytes };
+      },
       dial: (h, p) => this.dial(h, p),
       audit: (a: RelayAudit) => {
         this.audit.record(a);
-        const fields = { host: a.host, method: a.method, target: a.target, status: a.status, bytes: a.bytes, reason: a.reason };
+        const fields = { host: a.host, method: a.method, target: a.target, status: a.status, bytes: a.bytes, sent: a.sent, reason: a.reason };
         if (a.kind === 'refused') this.log.warn(fields, 'relay refused');
         else if (a.kind === 'failed') this.log.warn(fields, 'relay upstream failed');
+        else if (a.reason) this.log.warn(fields, 'relay tunnel cut');
         else this.log.info(fields, a.kind === 'tunnel' ? 'relay tunnel' : 'relay fetch');
       },
     });

@@ -132,6 +132,25 @@ export function parseStatusLine(start: string): { minor: number; status: number;
   return { minor: Number(m[1]), status: Number(m[2]), reason: m[3] ?? '' };
 }
 
+/**
+ * The request fields passed on to a repository: what a package manager needs to fetch, revalidate and resume a
+ * file. Everything else a host sends (cookies, credentials, Forwarded and X-Forwarded-*, its own extensions) stays
+ * here: the relay passes on fetches, not messages from a host to a CDN. Host is written by the relay itself.
+ */
+export const FORWARDED_REQUEST_FIELDS: ReadonlySet<string> = new Set([
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'range',
+  'if-range',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'cache-control',
+  'pragma',
+]);
+
 /** All values of a field, comma lists split, lower-cased. */
 export function tokens(fields: readonly [string, string][], name: string): string[] {
   const out: string[] = [];
@@ -146,6 +165,8 @@ export function tokens(fields: readonly [string, string][], name: string): strin
 export function bodyLength(fields: readonly [string, string][], status: number): number | 'chunked' | 'close' | null {
   const te = tokens(fields, 'transfer-encoding');
   if (te.length) return te[te.length - 1] === 'chunked' ? 'chunked' : 'close';
+  // the field is there but names no coding (`Transfer-Encoding: ,`): not the same as no field at all
+  if (fields.some(([k]) => k === 'transfer-encoding')) throw new HttpError(status, 'a Transfer-Encoding without a coding');
   const lengths = fields.filter(([k]) => k === 'content-length').flatMap(([, v]) => v.split(',').map((x) => x.trim()));
   if (!lengths.length) return null;
   if (!lengths.every((l) => /^\d{1,15}$/.test(l) && l === lengths[0]!)) throw new HttpError(status, 'a malformed or conflicting Content-Length');

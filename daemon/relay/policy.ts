@@ -17,6 +17,22 @@ export function checkUpstream(rules: readonly RelayRule[], host: string, port: n
   return { ok: true };
 }
 
+/**
+ * CONNECT opens a byte tunnel, so it has its own, shorter port list (443 by default): a tunnel to a plain-HTTP
+ * port would carry any method, Host and body past the GET-only checks.
+ */
+export function checkConnect(rules: readonly RelayRule[], connectPorts: readonly number[], host: string, port: number): Verdict {
+  const v = checkUpstream(rules, host, port);
+  if (!v.ok) return v;
+  if (!connectPorts.includes(port)) return { ok: false, reason: `port ${port} is not allowed for CONNECT (allowed: ${connectPorts.join(', ')})` };
+  return v;
+}
+
+/** The host name a TLS client must name in its ClientHello for a tunnel to `host`. */
+export function sameHost(a: string, b: string): boolean {
+  return a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
+}
+
 /** Split a CONNECT target `host:port` (IPv6 in brackets); null when it is not one. */
 export function parseAuthority(authority: string): { host: string; port: number } | null {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(authority);

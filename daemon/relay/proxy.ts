@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { splice } from '../forwards/splice.js';
-import { ChunkedCounter, HeadReader, HttpError, MAX_HEAD, bodyLength, parseHead, parseRequestLine, parseStatusLine, plainResponse, tokens, type Head } from './http.js';
-import { checkUpstream, parseAuthority, type RelayRule } from './policy.js';
+import { ChunkedCounter, FORWARDED_REQUEST_FIELDS, HeadReader, HttpError, MAX_HEAD, bodyLength, parseHead, parseRequestLine, parseStatusLine, plainResponse, tokens, type Head } from './http.js';
+import { checkConnect, checkUpstream, parseAuthority, sameHost, type RelayRule } from './policy.js';
+import { TlsError, readClientHello } from './tls.js';
 
 /** One line of the relay's audit trail: what a host fetched or was refused. Never the payload. */
 export interface RelayAudit {
@@ -11,16 +12,28 @@ export interface RelayAudit {
   method: string;
   target: string;
   status?: number;
+  /** bytes received from the upstream: a body's payload, or all a tunnel carried towards the host */
   bytes: number;
+  /** bytes sent upstream: the request head as passed on, or all the host sent into a tunnel */
+  sent: number;
   reason?: string;
+}
+
+/** What CONNECT may do (towerd.json packages.relay). */
+export interface ConnectPolicy {
+  enabled: boolean;
+  ports: readonly number[];
+  /** a tunnel is cut after this long, or once this many bytes went through (both ways), or the host sent this many */
+  maxMs: number;
+  maxBytes: number;
+  maxUploadBytes: number;
 }
 
 export interface RelayOptions {
   /** the host whose requests this proxy serves (for the audit trail) */
   hostName: string;
   rules: () => readonly RelayRule[];
-  /** whether CONNECT (TLS to port 443) is allowed at all */
-  allowConnect: () => boolean;
+  connect: () => ConnectPolicy;
   /** open a byte stream to host:port from the router (a direct-tcpip channel over its SSH connection) */
   dial(host: string, port: number): Promise<Duplex>;
   audit(a: RelayAudit): void;
@@ -95,6 +108,7 @@ interface Exchange {
   status: number;
   framing?: Framing;
   bytes: number;
+  sent: number;
 }
 
 /** An upstream connection between requests, kept for the next request of the same client to the same host and port. */
@@ -209,6 +223,9 @@ class Conn {
       return this.refuse(e.status, '-', '', e.message);
     }
     const { method, target } = line;
+    // a request with a body is never relayed, so no coding can be right; an empty or odd one is where
+    // proxies and servers disagree about where a message ends
+    if (head.fields.some(([k]) => k === 'transfer-encoding')) return this.refuse(400, method, target, 'Transfer-Encoding is not accepted on a request');
     if (method === 'CONNECT') return this.connect(target);
     let url: URL;
     try {
@@ -234,11 +251,11 @@ class Conn {
     const keepAlive = line.minor === 1 ? !connTokens.includes('close') : connTokens.includes('keep-alive');
     // origin-form towards the repository; HTTP/1.1 connections upstream are kept for the client's next request
     let out = `${method} ${url.pathname}${url.search} HTTP/1.${line.minor}\r\nhost: ${url.host}\r\n`;
-    for (const [k, v] of head.fields) if (k !== 'host' && !HOP_FIELDS.has(k) && !connTokens.includes(k)) out += `${k}: ${v}\r\n`;
+    for (const [k, v] of head.fields) if (FORWARDED_REQUEST_FIELDS.has(k) && !connTokens.includes(k)) out += `${k}: ${v}\r\n`;
     const reusable = line.minor === 1 && keepAlive;
     out += reusable ? '\r\n' : 'connection: close\r\n\r\n';
     const key = `${url.hostname}:${port}`;
-    const ex: Exchange = { method, target, key, authority: url.host, request: out, reused: false, keepAlive, upstreamKeepAlive: reusable, reader: new HeadReader(4 * MAX_HEAD), status: 0, bytes: 0 };
+    const ex: Exchange = { method, target, key, authority: url.host, request: out, reused: false, keepAlive, upstreamKeepAlive: reusable, reader: new HeadReader(4 * MAX_HEAD), status: 0, bytes: 0, sent: 0 };
     this.current = ex;
     const idle = this.takeIdle(key);
     if (idle) {
@@ -266,7 +283,7 @@ class Conn {
     } catch (err) {
       if (this.current !== ex) return;
       this.current = undefined;
-      this.audit({ kind: 'failed', method: ex.method, target: ex.target, bytes: 0, reason: (err as Error).message });
+      this.audit({ kind: 'failed', method: ex.method, target: ex.target, bytes: 0, sent: ex.sent, reason: (err as Error).message });
       return this.closeWith(502, `Tower relay could not reach ${ex.authority}: ${(err as Error).message}\n`);
     }
     // errors after we stopped listening (the connection is being closed) must not go unhandled
@@ -295,6 +312,7 @@ class Conn {
       upstream.off('close', onClose);
     };
     upstream.write(ex.request, 'latin1');
+    ex.sent += ex.request.length;
     upstream.resume();
   }
 
@@ -392,7 +410,7 @@ class Conn {
       return;
     }
     this.current = undefined;
-    this.audit({ kind: 'failed', method: ex.method, target: ex.target, bytes: ex.bytes, reason });
+    this.audit({ kind: 'failed', method: ex.method, target: ex.target, bytes: ex.bytes, sent: ex.sent, reason });
     // before the answer began the client can still be told; after, the only honest signal is a cut connection
     if (!ex.framing) this.closeWith(502, `Tower relay: ${reason}\n`);
     else this.destroy();
@@ -404,7 +422,7 @@ class Conn {
     const up = ex.upstream;
     if (up && ex.keepAlive && ex.upstreamKeepAlive) this.park(ex.key, up);
     else up?.destroy();
-    this.audit({ kind: 'fetch', method: ex.method, target: ex.target, status: ex.status, bytes: ex.bytes });
+    this.audit({ kind: 'fetch', method: ex.method, target: ex.target, status: ex.status, bytes: ex.bytes, sent: ex.sent });
     if (!ex.keepAlive) return this.endQuietly();
     this.next();
   }
@@ -432,43 +450,153 @@ class Conn {
     upstream.resume();
   }
 
+  /**
+   * CONNECT: a TLS tunnel to an allowed host on a CONNECT port. The client's ClientHello is read first (after the
+   * 200, as clients send it only then) and must name that same host; only then is the upstream dialled and the
+   * bytes spliced. Inside, the relay sees nothing, so each tunnel is bounded in time and bytes, both ways counted.
+   */
   private async connect(target: string): Promise<void> {
-    if (!this.opts.allowConnect()) return this.refuse(403, 'CONNECT', target, 'CONNECT is not allowed by the relay settings');
+    const policy = this.opts.connect();
+    if (!policy.enabled) return this.refuse(403, 'CONNECT', target, 'CONNECT is switched off in the relay settings');
     const auth = parseAuthority(target);
     if (!auth) return this.refuse(403, 'CONNECT', target, 'CONNECT needs host:port');
-    const verdict = checkUpstream(this.opts.rules(), auth.host, auth.port);
+    const verdict = checkConnect(this.opts.rules(), policy.ports, auth.host, auth.port);
     if (!verdict.ok) return this.refuse(403, 'CONNECT', target, verdict.reason);
-    let upstream: Duplex;
-    try {
-      upstream = await this.opts.dial(auth.host, auth.port);
-    } catch (err) {
-      this.audit({ kind: 'failed', method: 'CONNECT', target, bytes: 0, reason: (err as Error).message });
-      return this.closeWith(502, `Tower relay could not reach ${target}: ${(err as Error).message}\n`);
-    }
-    if (this.closed) {
-      upstream.destroy();
-      return;
-    }
     // from here on the connection is a byte tunnel: no more HTTP
     this.takeIdle('');
     this.client.removeListener('data', this.onData);
     this.client.removeListener('end', this.onEnd);
     this.client.removeListener('drain', this.onDrain);
-    let bytes = 0;
-    this.client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    for (const b of this.queued) upstream.write(b);
+    clearTimeout(this.timer);
+    const early = this.queued;
     this.queued = [];
     this.queuedBytes = 0;
-    if (this.clientEnded) upstream.end();
-    splice(this.client, upstream, { toHost: () => undefined, fromHost: (n) => (bytes += n) }, () => {
-      this.audit({ kind: 'tunnel', method: 'CONNECT', target, bytes });
+    this.client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    const hello = await this.readHello(early);
+    const refuseTunnel = (kind: 'refused' | 'failed', reason: string): void => {
+      hello.stop();
+      this.audit({ kind, method: 'CONNECT', target, bytes: 0, sent: 0, reason });
       this.destroy();
-    });
+    };
+    if (!hello.ok) return refuseTunnel(hello.kind, hello.reason);
+    if (this.closed) return;
+    if (hello.serverName === null) return refuseTunnel('refused', `the TLS ClientHello names no server (it must name ${auth.host})`);
+    if (!sameHost(hello.serverName, auth.host)) return refuseTunnel('refused', `the TLS ClientHello names ${hello.serverName}, not ${auth.host}`);
+    let upstream: Duplex;
+    try {
+      upstream = await this.opts.dial(auth.host, auth.port);
+    } catch (err) {
+      return refuseTunnel('failed', (err as Error).message);
+    }
+    if (this.closed) {
+      upstream.destroy();
+      return;
+    }
+    // errors after we stopped listening (the tunnel is being closed) must not go unhandled
+    upstream.on('error', () => undefined);
+    // what arrived so far (the ClientHello, and anything after it) goes first; from then on, splice
+    const pending = hello.stop();
+    let sent = 0;
+    let received = 0;
+    let cutReason: string | undefined;
+    const cut = (reason: string): void => {
+      if (cutReason !== undefined) return;
+      cutReason = reason;
+      this.client.destroy();
+      upstream.destroy();
+    };
+    const check = (): void => {
+      if (sent > policy.maxUploadBytes) cut(`the host sent more than ${policy.maxUploadBytes} bytes into the tunnel`);
+      else if (sent + received > policy.maxBytes) cut(`the tunnel carried more than ${policy.maxBytes} bytes`);
+    };
+    for (const b of pending.chunks) {
+      upstream.write(b);
+      sent += b.length;
+    }
+    if (pending.ended) upstream.end();
+    const life = setTimeout(() => cut(`the tunnel reached its lifetime of ${Math.round(policy.maxMs / 1000)} s`), policy.maxMs);
+    life.unref?.();
+    splice(
+      this.client,
+      upstream,
+      {
+        toHost: (n) => {
+          sent += n;
+          check();
+        },
+        fromHost: (n) => {
+          received += n;
+          check();
+        },
+      },
+      () => {
+        clearTimeout(life);
+        this.audit({ kind: 'tunnel', method: 'CONNECT', target, bytes: received, sent, ...(cutReason === undefined ? {} : { reason: cutReason }) });
+        this.destroy();
+      },
+    );
     this.client.resume();
   }
 
+  /**
+   * Collect the client's first bytes in the tunnel until they hold a whole ClientHello. Bytes keep being
+   * collected (and held, within the ClientHello's bound plus one read) until `stop`, which hands them over.
+   */
+  private readHello(early: Buffer[]): Promise<
+    ({ ok: true; serverName: string | null } | { ok: false; kind: 'refused' | 'failed'; reason: string }) & { stop(): { chunks: Buffer[]; ended: boolean } }
+  > {
+    return new Promise((resolve) => {
+      const chunks = [...early];
+      let ended = false;
+      let settled = false;
+      const stop = (): { chunks: Buffer[]; ended: boolean } => {
+        clearTimeout(timer);
+        this.client.removeListener('data', onData);
+        this.client.removeListener('end', onEnd);
+        this.client.removeListener('close', onClose);
+        this.client.pause();
+        return { chunks, ended };
+      };
+      const settle = (r: { ok: true; serverName: string | null } | { ok: false; kind: 'refused' | 'failed'; reason: string }): void => {
+        if (settled) return;
+        settled = true;
+        // nothing more is needed from the client until the upstream is there
+        this.client.pause();
+        resolve({ ...r, stop });
+      };
+      const look = (): void => {
+        if (settled) return;
+        try {
+          const h = readClientHello(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+          if (h.complete) settle({ ok: true, serverName: h.serverName });
+        } catch (err) {
+          if (!(err instanceof TlsError)) throw err;
+          settle({ ok: false, kind: 'refused', reason: err.message });
+        }
+      };
+      const onData = (b: Buffer): void => {
+        chunks.push(b);
+        look();
+      };
+      const onEnd = (): void => {
+        ended = true;
+        settle({ ok: false, kind: 'failed', reason: 'the host ended the tunnel before a complete TLS ClientHello' });
+      };
+      const onClose = (): void => settle({ ok: false, kind: 'failed', reason: 'the host closed the tunnel before a complete TLS ClientHello' });
+      const timer = setTimeout(() => settle({ ok: false, kind: 'refused', reason: `no TLS ClientHello within ${HEAD_TIMEOUT_MS / 1000} s` }), HEAD_TIMEOUT_MS);
+      timer.unref?.();
+      this.client.on('data', onData);
+      this.client.on('end', onEnd);
+      this.client.on('close', onClose);
+      if (this.clientEnded) ended = true;
+      look();
+      if (!settled && ended) onEnd();
+      this.client.resume();
+    });
+  }
+
   private refuse(status: number, method: string, target: string, reason: string): void {
-    this.audit({ kind: 'refused', method, target, bytes: 0, reason });
+    this.audit({ kind: 'refused', method, target, bytes: 0, sent: 0, reason });
     this.closeWith(status, `Tower relay refused ${method} ${target}: ${reason}\n`);
   }
 
@@ -509,7 +637,7 @@ class Conn {
     if (ex) {
       ex.detach?.();
       ex.upstream?.destroy();
-      this.audit({ kind: 'failed', method: ex.method, target: ex.target, bytes: ex.bytes, reason: 'the host closed the connection before the answer was complete' });
+      this.audit({ kind: 'failed', method: ex.method, target: ex.target, bytes: ex.bytes, sent: ex.sent, reason: 'the host closed the connection before the answer was complete' });
     }
     this.takeIdle('');
     this.client.destroy();

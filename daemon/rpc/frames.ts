@@ -50,3 +50,24 @@ export function decodeUtf8(buf: Buffer): string | null {
     return null;
   }
 }
+
+/**
+ * Whether a frame nests arrays and objects deeper than `max`, judged from its bytes before JSON.parse builds
+ * anything: a 1 MiB frame of brackets would otherwise become half a million objects only to be refused.
+ * Brackets inside strings do not count. Malformed JSON is left to JSON.parse.
+ */
+export function nestedDeeperThan(buf: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next byte is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}

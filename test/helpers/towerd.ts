@@ -107,7 +107,10 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
       clearTimeout(timer);
       resolvePromise({ code, stdout, stderr });
     });
-    p.stdin.end(opts.input ?? '');
+    // a command that exits without reading its stdin closes the pipe: EPIPE then says nothing the exit status does not
+    p.stdin.on('error', () => undefined);
+    if (opts.input === undefined) p.stdin.end();
+    else p.stdin.end(opts.input);
   });
 }
 

@@ -270,8 +270,9 @@ describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', ()
 
   it('auto with a TowerOS host’s own services: its 127.0.0.1:5557 reaches Wayland, Wayland reaches its 127.0.0.1:5556', async () => {
     await setDesktop({ hosts: { on1: { clipboard: 'auto' }, on2: { clipboard: 'auto' } } });
-    // TowerOS's xclip-copy-server, with a real nc: each connection's text is appended to a file on the host
-    await t.lab.execHost('on2', ['sh', '-c', '(while :; do nc -l 127.0.0.1 5556 >> /tmp/copied || sleep 0.2; done) >/dev/null 2>&1 &'], { user: 'tower' });
+    // TowerOS's xclip-copy-server, with a real nc: each connection's text is appended to a file on the host.
+    // TowerOS runs busybox `nc -l -s 127.0.0.1 -p 5556`; Debian's busybox nc has no -s, so OpenBSD's nc listens here.
+    await t.lab.execHost('on2', ['sh', '-c', '(while :; do /bin/nc.openbsd -l 127.0.0.1 5556 >> /tmp/copied || sleep 0.2; done) >/dev/null 2>&1 &'], { user: 'tower' });
     const text = `to TowerOS ${Date.now()}`;
     await until(
       'the text to reach on2’s 5556 service',
@@ -285,11 +286,90 @@ describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', ()
     expect(transfers.some((x) => x.ok && x.to.some((e) => 'host' in e && e.host === 'on2' && e.display === 'tcp:5556'))).toBe(true);
     // TowerOS's xclip-watch: `nc -w 1 127.0.0.1 5557` with the new text
     const fromHost = `from TowerOS xclip-watch ${Date.now()}`;
-    const sent = await t.lab.execHost('on2', ['sh', '-c', 'printf %s "$1" | nc -N -w 1 127.0.0.1 5557', 'sh', fromHost], { user: 'tower' });
+    const sent = await t.lab.execHost('on2', ['sh', '-c', 'printf %s "$1" | nc -w 1 127.0.0.1 5557', 'sh', fromHost], { user: 'tower' });
     expect(sent.code, sent.stderr).toBe(0);
     await until('the thin client to hold on2’s text', async () => (await tcClipboard()) === fromHost, 5000);
     // and, as in TowerOS, on to the other hosts in auto mode
     await until('on1 to hold on2’s text', async () => (await hostClipboard('on1')) === fromHost, 5000);
+  });
+
+  it('auto with a hostile host: 200,000 change lines cost a few reads, and its 5557 receiver takes 4 connections at a time', async () => {
+    await setDesktop({ hosts: { on1: { clipboard: 'auto' } } });
+    // towerd learns the Wayland session from towerctl (the earlier tests told it already, when they ran)
+    expect((await clip(['session'])).code).toBe(0);
+    // the host's own programs lie: its `sleep` once prints a flood of `:5` lines into the watcher's output, and its
+    // `xclip` counts the reads that are not the watcher's own (towerd's, in their own SSH sessions)
+    const fakeSleep = '#!/bin/sh\nif [ "$1" = 0.3 ] && rm /tmp/clip-flood 2>/dev/null; then yes :5 | head -n 200000; fi\nexec /run/lab/real-sleep "$@"\n';
+    const fakeXclip = "#!/bin/sh\ncase \" $* \" in *' -o '*) tr '\\0' ' ' < /proc/$PPID/cmdline | grep -q 'first=1' || echo read >> /tmp/clip-reads;; esac\nexec /run/lab/real-xclip \"$@\"\n";
+    const setup = await t.lab.execHost('on1', [
+      'sh',
+      '-c',
+      'set -e; cp /usr/bin/sleep /run/lab/real-sleep; cp /usr/bin/xclip /run/lab/real-xclip; printf %s "$1" > /run/lab/fake-sleep; printf %s "$2" > /run/lab/fake-xclip; chmod 755 /run/lab /run/lab/fake-sleep /run/lab/fake-xclip; mount --bind /run/lab/fake-sleep /usr/bin/sleep; mount --bind /run/lab/fake-xclip /usr/bin/xclip',
+      'sh',
+      fakeSleep,
+      fakeXclip,
+    ]);
+    expect(setup.code, setup.stderr).toBe(0);
+    try {
+      await until(
+        'a host copy to reach the thin client',
+        async () => {
+          const text = `before the flood ${Date.now()}`;
+          await hostCopy('on1', text);
+          await new Promise((r) => setTimeout(r, 800));
+          return (await tcClipboard()) === text;
+        },
+        15_000,
+      );
+      await t.lab.execHost('on1', ['sh', '-c', 'rm -f /tmp/clip-reads; : > /tmp/clip-flood'], { user: 'tower' });
+      await until('the flood to be sent', async () => (await t.lab.execHost('on1', ['test', '-e', '/tmp/clip-flood'])).code !== 0, 5000);
+      // what the thin client copies next is queued behind what the flood queued: a few reads, not 200,000
+      const text = `after the flood ${Date.now()}`;
+      await tcCopy(text);
+      await until('on1 to receive the thin client’s copy after the flood', async () => (await hostClipboard('on1')) === text, 20_000);
+      const reads = Number((await t.lab.execHost('on1', ['sh', '-c', 'cat /tmp/clip-reads 2>/dev/null | wc -l'])).stdout.trim());
+      // per display a read running and one waiting while the lines arrive, and one for the copy that just landed on :5
+      expect(reads).toBeGreaterThanOrEqual(1);
+      expect(reads).toBeLessThanOrEqual(10);
+
+      // settle :5 (the watcher also reports the copy just written there) so that only the receiver changes things now
+      const settled = `settled ${Date.now()}`;
+      await hostCopy('on1', settled);
+      await until('the settled copy on the thin client', async () => (await tcClipboard()) === settled, 10_000);
+
+      // eight connections to the host's 127.0.0.1:5557 at once, none ending: towerd takes four, closes the others
+      const probe = String.raw`
+import json, select, socket, time
+conns = [socket.create_connection(("127.0.0.1", 5557)) for _ in range(8)]
+for i, c in enumerate(conns):
+    c.sendall(b"held %d" % i)
+closed = set()
+deadline = time.time() + 30
+while len(closed) < 4 and time.time() < deadline:
+    ready, _, _ = select.select([c for i, c in enumerate(conns) if i not in closed], [], [], 1)
+    for c in ready:
+        if c.recv(100) == b"":
+            closed.add(conns.index(c))
+still = [i for i in range(8) if i not in closed]
+for i in still:
+    conns[i].shutdown(socket.SHUT_WR)
+print(json.dumps({"closed": sorted(closed), "open": still}))
+`;
+      const before = transfers.length;
+      const r = await t.lab.execHost('on1', ['python3', '-c', probe], { user: 'tower' });
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout) as { closed: number[]; open: number[] };
+      expect(res.closed).toHaveLength(4);
+      expect(res.open).toHaveLength(4);
+      // the four kept deliver when they end (the newest wins); no text of a refused one reaches the thin client
+      const kept = new Set(res.open.map((i) => `held ${i}`));
+      await until('a kept connection’s text on the thin client', async () => kept.has((await tcClipboard()) ?? ''), 10_000);
+      expect(transfers.slice(before).filter((x) => 'host' in x.from && x.from.display === 'tcp:5557').length).toBeLessThanOrEqual(4);
+      const logs = await t.client.call('logs.tail', { lines: 200, level: 'warn' });
+      expect(logs.records.map((x) => x.msg)).toContain("clipboard (auto): refused a connection from on1's 127.0.0.1:5557: 4 are open");
+    } finally {
+      await t.lab.execHost('on1', ['sh', '-c', 'umount /usr/bin/sleep; umount /usr/bin/xclip; rm -f /tmp/clip-flood /tmp/clip-reads']);
+    }
   });
 
   it('off: nothing moves, neither on request nor by itself', async () => {

@@ -1,6 +1,7 @@
 // The package relay for real: an offline host whose firewall drops all egress installs from the lab's Alpine
 // repository (served as dl-cdn.alpinelinux.org in the lab internet) through towerd's relay and the router.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { towerctl } from '../helpers/towerd.js';
 import { ALPINE_CDN, resolveOnHost } from '../lab/alpine/dns.js';
 import { installApkStandin } from '../lab/alpine/install.js';
+import { APK_ROOT, defaultProfile } from '../lab/lab.js';
 import { bigdataPackage, buildRepo, createSigningKey, exportPublicKey, helloPackages } from '../lab/alpine/repo.js';
 import { serveRepo, type RepoServer } from '../lab/alpine/serve.js';
 
@@ -20,11 +22,86 @@ const readOrNull = (p: string): string | null => {
     return null;
   }
 };
-const ROOT = '/var/tmp/alpine'; // each lab host's own tmpfs: the stand-in installs there, never into the machine's /
+// On an Alpine-like host: the host's own apk (its root /run/alpine), run as root through towerd's default `sudo`,
+// which is doas there. On the Debian profile (no doas): the stand-in in the login user's /var/tmp/alpine, no privilege.
+const alpine = defaultProfile() === 'alpine';
+const ROOT = alpine ? APK_ROOT : '/var/tmp/alpine'; // each lab host's own tmpfs, never the machine's /
 let t: LabDaemon;
 let server: RepoServer;
 const repoDir = mkdtempSync(join(tmpdir(), 'tower-pkg-repo-'));
 const keysDir = mkdtempSync(join(tmpdir(), 'tower-pkg-keys-'));
+
+/**
+ * What a hostile package command on off1 tries through the relay (run in apk's place, with the relay in
+ * https_proxy): real ClientHellos from Python's TLS, naming the repository, another site or nothing; plain HTTP
+ * through CONNECT; CONNECT to port 80; a GET with an empty Transfer-Encoding and with fields of its own.
+ */
+const PROBE = String.raw`
+import json, os, socket, ssl, urllib.parse
+proxy = urllib.parse.urlsplit(os.environ["https_proxy"])
+CDN = "dl-cdn.alpinelinux.org"
+EST = b"HTTP/1.1 200 Connection Established\r\n\r\n"
+
+def hello(name):
+    ctx = ssl.create_default_context()
+    if name is None:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname=name)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+def talk(data, enough):
+    s = socket.create_connection((proxy.hostname, proxy.port), timeout=30)
+    s.sendall(data)
+    got = b""
+    while len(got) < enough:
+        c = s.recv(65536)
+        if not c:
+            break
+        got += c
+    s.close()
+    return got
+
+def connect(target, first, enough):
+    return talk(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target)).encode() + first, enough)
+
+res = {}
+h = hello(CDN)
+got = connect(CDN + ":443", h, len(EST) + len(h))
+res["match"] = {"established": got.startswith(EST), "echoed": got[len(EST):] == h, "hello": len(h)}
+# for the refused ones: anything after the 200 means the bytes went through
+for name, first in (("other", hello("other.example")), ("none", hello(None)), ("plain", b"POST /up HTTP/1.1\r\nHost: other.example\r\nContent-Length: 5\r\n\r\nhello")):
+    got = connect(CDN + ":443", first, len(EST) + 1)
+    res[name] = got.decode("latin-1")
+res["port80"] = connect(CDN + ":80", b"POST /up HTTP/1.1\r\nHost: other.example\r\nContent-Length: 5\r\n\r\nhello", 1 << 20).decode("latin-1").split("\r\n")[0]
+index = "http://%s/v3.19/main/x86_64/APKINDEX.tar.gz" % CDN
+res["te"] = talk(("GET %s HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: ,\r\nConnection: close\r\n\r\n" % (index, CDN)).encode(), 1 << 24).decode("latin-1").split("\r\n")[0]
+res["fields"] = talk(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: probe\r\nCookie: a=1\r\nX-Leak: 1\r\nForwarded: for=192.168.3.200\r\nConnection: close\r\n\r\n" % (index, CDN)).encode(), 1 << 24).decode("latin-1").split("\r\n")[0]
+print(json.dumps(res))
+`;
+
+/** A TCP echo server on the lab internet's :443, saying `connection` on stdout for each one. */
+async function echo443(): Promise<{ connections(): number; stop(): Promise<void> }> {
+  const code = "const s = require('node:net').createServer((c) => { console.log('connection'); c.on('error', () => {}); c.pipe(c); }); s.listen(443, process.argv[1], () => console.log('listening'));";
+  const argv = [...t.lab.internetSpawnPrefix(), 'timeout', '120', process.execPath, '-e', code, t.lab.internetIp];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  await expect.poll(() => out, { timeout: 5000 }).toContain('listening');
+  return {
+    connections: () => out.split('\n').filter((l) => l === 'connection').length,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
 
 /** What a host looks like from inside, for before/after comparisons: its own /etc files, firewall and listeners. */
 async function hostSnapshot(name: string): Promise<string> {
@@ -39,14 +116,15 @@ describe.skipIf(!root)('apk through the package relay', () => {
     const pub = exportPublicKey(key, keysDir);
     // sound off: its forward's listener on the host goes with the connection when towerd dies, and the crash test
     // compares the host's listeners before and after
-    t = await labDaemon('p', { online: 1, offline: 1 }, { packages: { privilege: [], worldFile: `${ROOT}/etc/apk/world` }, desktop: { sound: 'off' } });
+    const packages = alpine ? { worldFile: `${ROOT}/etc/apk/world` } : { privilege: [], worldFile: `${ROOT}/etc/apk/world` };
+    t = await labDaemon('p', { online: 1, offline: 1, hostPackages: [] }, { packages, desktop: { sound: 'off' } });
     server = await serveRepo(t.lab, repoDir);
     await resolveOnHost(t.lab, 'router'); // the router's sshd opens the relay's connections and resolves the CDN name
     for (const h of ['off1', 'on1']) {
       if (h === 'on1') await resolveOnHost(t.lab, 'on1');
-      await installApkStandin(t.lab, h, { root: ROOT, owner: 'tower' });
+      if (!alpine) await installApkStandin(t.lab, h, { root: ROOT, owner: 'tower' });
       // the key goes in on stdin: hosts have a private /tmp, so they cannot read the test's files there
-      const setup = await t.lab.execHost(h, ['sh', '-c', `mkdir -p ${ROOT}/etc/apk/keys && printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories && cat > ${ROOT}/etc/apk/keys/${basename(pub)} && apk add --initdb >/dev/null`], { user: 'tower', input: readFileSync(pub, 'utf8') });
+      const setup = await t.lab.execHost(h, ['sh', '-c', `mkdir -p ${ROOT}/etc/apk/keys && printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories && cat > ${ROOT}/etc/apk/keys/${basename(pub)} && apk add --initdb >/dev/null`], { user: alpine ? undefined : 'tower', input: readFileSync(pub, 'utf8') });
       if (setup.code !== 0) throw new Error(`apk setup on ${h}: ${setup.stderr}`);
     }
   });
@@ -106,7 +184,7 @@ describe.skipIf(!root)('apk through the package relay', () => {
 
   it('a repository host that is not allow-listed is refused and logged', async () => {
     // the host's own repositories file names another server (the lab internet by address)
-    await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${t.lab.internetIp}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: 'tower' });
+    await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${t.lab.internetIp}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: alpine ? undefined : 'tower' });
     try {
       const r = await towerctl(t.d, ['install', 'off1', 'hello']);
       expect(r.code).not.toBe(0);
@@ -116,7 +194,59 @@ describe.skipIf(!root)('apk through the package relay', () => {
       const logs = await towerctl(t.d, ['logs', '--level', 'warn', '-n', '20']);
       expect(logs.stdout).toMatch(/relay refused .*not an allowed repository host/);
     } finally {
-      await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: 'tower' });
+      await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: alpine ? undefined : 'tower' });
+    }
+  });
+
+  it('CONNECT: only 443, only a TLS ClientHello naming the allowed host, counted both ways; GET heads are strict', async () => {
+    const settingsFile = join(t.lab.home, '.config', 'tower', 'towerd.json');
+    const original = readFileSync(settingsFile, 'utf8');
+    const settings = JSON.parse(original) as { packages: object };
+    writeFileSync(settingsFile, JSON.stringify({ ...settings, packages: { ...settings.packages, apk: ['python3', '-c', PROBE] } }));
+    await t.client.call('daemon.reload');
+    const tls = await echo443();
+    const seen = server.records().length;
+    try {
+      const r = await towerctl(t.d, ['install', 'off1', 'probe']);
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout) as { match: { established: boolean; echoed: boolean; hello: number }; other: string; none: string; plain: string; port80: string; te: string; fields: string };
+      const EST = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+      // the matching name gets a tunnel to the lab internet's :443 and back, byte for byte
+      expect(res.match).toEqual({ established: true, echoed: true, hello: expect.any(Number) as number });
+      // the others got the 200 and then a closed tunnel, with nothing through it and no upstream connection
+      expect([res.other, res.none, res.plain]).toEqual([EST, EST, EST]);
+      expect(tls.connections()).toBe(1);
+      expect(res.port80).toBe('HTTP/1.1 403 Forbidden');
+      expect(res.te).toBe('HTTP/1.1 400 Bad Request');
+      expect(res.fields).toBe('HTTP/1.1 200 OK');
+      // the repository saw one request from the probe, with only the fields a fetch needs
+      const reqs = server.records().slice(seen);
+      expect(reqs.map((x) => x.userAgent)).toEqual(['probe']);
+      expect(reqs[0]!.headers).toEqual(['host', 'user-agent', 'connection']);
+
+      const audit = JSON.parse((await towerctl(t.d, ['relay', 'off1', '--json', '-n', '7'])).stdout) as { sent: number; recent: { kind: string; target: string; reason?: string; bytes: number; sent: number }[] }[];
+      // a tunnel is recorded when it closes, which may come after the next connection's refusal
+      const recent = audit[0]!.recent.slice().reverse();
+      const hello = res.match.hello;
+      const byText = (a: unknown[], b: unknown[]) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+      expect(recent.map((x) => [x.kind, x.target, x.reason]).sort(byText)).toEqual([
+        ['tunnel', `${ALPINE_CDN}:443`, undefined],
+        ['refused', `${ALPINE_CDN}:443`, `the TLS ClientHello names other.example, not ${ALPINE_CDN}`],
+        ['refused', `${ALPINE_CDN}:443`, `the TLS ClientHello names no server (it must name ${ALPINE_CDN})`],
+        ['refused', `${ALPINE_CDN}:443`, 'not a TLS handshake (the tunnel must start with a ClientHello)'],
+        ['refused', `${ALPINE_CDN}:80`, 'port 80 is not allowed for CONNECT (allowed: 443)'],
+        ['refused', `http://${ALPINE_CDN}/v3.19/main/x86_64/APKINDEX.tar.gz`, 'Transfer-Encoding is not accepted on a request'],
+        ['fetch', `http://${ALPINE_CDN}/v3.19/main/x86_64/APKINDEX.tar.gz`, undefined],
+      ].sort(byText));
+      expect(recent.find((x) => x.kind === 'tunnel')).toMatchObject({ bytes: hello, sent: hello });
+      expect(recent.find((x) => x.kind === 'fetch')!.sent).toBeGreaterThan(0);
+      const text = (await towerctl(t.d, ['relay', 'off1', '-n', '7'])).stdout;
+      expect(text).toMatch(/^off1: \d+ fetched \(\d+ bytes received, \d+ sent\)/);
+      expect(text).toMatch(new RegExp(`tunnel +CONNECT ${ALPINE_CDN.replace(/\./g, '\\.')}:443 +${hello} +${hello}`));
+    } finally {
+      await tls.stop();
+      writeFileSync(settingsFile, original);
+      await t.client.call('daemon.reload');
     }
   });
 

@@ -22,6 +22,10 @@ import { netnsName, type HostPlan } from './topology.js';
 import { provisionHostDir, type HostKeys } from './towerHome.js';
 import type { HostState, LabState } from './types.js';
 import type { LabUser } from './user.js';
+import { enterArgv } from './enter.js';
+import { runOk } from './exec.js';
+import { ALPINE_DIR, APK_ROOT, writeAlpineBoot } from './profile.js';
+import { copyStandin, standinInstallArgv } from './alpine/install.js';
 
 export interface BuildContext {
   state: LabState;
@@ -86,8 +90,11 @@ export async function bootHosts(ctx: BuildContext, hosts: readonly ProvisionedHo
   return mapLimit(hosts, CONCURRENCY, async (h) => {
     signal?.throwIfAborted();
     const bootDir = join(state.workDir, 'hosts', h.name);
-    await writeBootDir(bootDir, { name: h.name, ip: h.ip, hostKeyFile: h.keys.hostKeyFile, publicKey: h.keys.publicKey }, user.name);
-    const initPid = await startHostInit({ name: h.name, netns: h.netns, bootDir }, state.prefix, user);
+    const profile = state.profile ?? 'debian';
+    await writeBootDir(bootDir, { name: h.name, ip: h.ip, hostKeyFile: h.keys.hostKeyFile, publicKey: h.keys.publicKey }, user.name, profile);
+    if (profile === 'alpine') await writeAlpineBoot(bootDir, user);
+    const initPid = await startHostInit({ name: h.name, netns: h.netns, bootDir }, state.prefix, user, profile);
+    if (profile === 'alpine') await setUpApk(h.name, initPid, bootDir, state.hostPackages ?? []);
     const sshdPid = await startSshd({ name: h.name, initPid, bootDir });
     const host: HostState = {
       name: h.name,
@@ -105,4 +112,17 @@ export async function bootHosts(ctx: BuildContext, hosts: readonly ProvisionedHo
     };
     return host;
   });
+}
+
+/** apk on an Alpine-like host (the stand-in, root APK_ROOT) and the packages it installs at boot. */
+async function setUpApk(name: string, initPid: number, bootDir: string, packages: readonly string[]): Promise<void> {
+  const standin = copyStandin(bootDir);
+  await runOk(enterArgv(initPid, standinInstallArgv(standin, { root: APK_ROOT })), { context: `installing apk on ${name}` });
+  // apk's database, as on every Alpine system, plus what Tower's host setup would install (the stock set when
+  // none), from the lab's own repository on the boot media (no network needed).
+  const repo = `file://${ALPINE_DIR}/repo/v3.19/tower`;
+  await runOk(
+    enterArgv(initPid, ['/usr/bin/python3', standin, '--root', APK_ROOT, '--repositories-file', '/dev/null', '-X', repo, '--allow-untrusted', '-q', 'add', '--initdb', ...packages]),
+    { context: `installing ${packages.join(' ') || "apk's database"} on ${name}`, timeoutMs: 20_000 },
+  );
 }

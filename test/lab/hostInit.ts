@@ -10,12 +10,14 @@ import { childrenOf, innerPid } from './proc.js';
 import { sshdConfig } from './sshd.js';
 import type { LabUser } from './user.js';
 import { BOOT_MOUNT, initTag } from './enter.js';
+import { ALPINE_INIT, type HostProfile } from './profile.js';
 
 /** Writes the host's boot directory from the thin client's material (what `tower provision` burns to the boot device). */
 export async function writeBootDir(
   bootDir: string,
   host: { name: string; ip: string; hostKeyFile: string; publicKey: string },
   user: string,
+  profile: HostProfile = 'debian',
 ): Promise<void> {
   // 0711: the login user must reach authorized_keys (sshd reads it with the user's uid) but not list the dir.
   await mkdir(bootDir, { recursive: true, mode: 0o711 });
@@ -25,7 +27,7 @@ export async function writeBootDir(
   await chmod(join(bootDir, 'ssh_host_ed25519_key'), 0o600);
   await copyFile(`${host.hostKeyFile}.pub`, join(bootDir, 'ssh_host_ed25519_key.pub'));
   await writeFile(join(bootDir, 'authorized_keys'), `${host.publicKey}\n`, { mode: 0o644 });
-  await writeFile(join(bootDir, 'sshd_config'), sshdConfig(host.ip, user), { mode: 0o644 });
+  await writeFile(join(bootDir, 'sshd_config'), sshdConfig(host.ip, user, profile), { mode: 0o644 });
   await writeFile(join(bootDir, 'hosts'), `127.0.0.1\tlocalhost\n127.0.1.1\t${host.name}\n`, { mode: 0o644 });
   // No nameserver: resolving must not send queries toward the machine's real resolver.
   await writeFile(join(bootDir, 'resolv.conf'), '# Tower lab: no DNS\n', { mode: 0o644 });
@@ -41,6 +43,8 @@ mkdir -p ${BOOT_MOUNT} /run/sshd /run/lock
 mount --no-canonicalize --bind . ${BOOT_MOUNT}
 mount --no-canonicalize --bind ./hosts /etc/hosts
 mount --no-canonicalize --bind ./resolv.conf /etc/resolv.conf
+if [ "$6" = alpine ]; then
+${ALPINE_INIT}fi
 mount -t tmpfs -o mode=1777 lab-tmp /tmp
 mount -t tmpfs -o mode=1777 lab-vartmp /var/tmp
 mount -t tmpfs -o mode=1777 lab-shm /dev/shm
@@ -66,6 +70,7 @@ export async function startHostInit(
   host: { name: string; netns: string; bootDir: string },
   prefix: string,
   user: LabUser,
+  profile: HostProfile = 'debian',
 ): Promise<number> {
   const log = await open(join(host.bootDir, 'init.log'), 'w');
   const argv = [
@@ -73,7 +78,7 @@ export async function startHostInit(
     // --kill-child: if unshare dies, the init dies, and with it every process of the host's PID namespace.
     'unshare', '--pid', '--mount', '--uts', '--fork', '--kill-child=KILL', '--mount-proc', '--propagation', 'private', '--',
     'bash', '-c', INIT_SCRIPT, initTag(prefix, host.name),
-    host.bootDir, host.name, user.home, String(user.uid), String(user.gid),
+    host.bootDir, host.name, user.home, String(user.uid), String(user.gid), profile,
   ];
   let exited: string | undefined;
   try {

@@ -10,12 +10,16 @@ import { INFRA_NODES, INTERNET, netnsName, planHosts, validatePrefix } from './t
 import { pinKnownHosts, writeSshConfig, writeTowerConfig } from './towerHome.js';
 import type { Lab, LabOptions, LabState } from './types.js';
 import { ensureLabUser } from './user.js';
+import { defaultProfile } from './profile.js';
+import { TOWER_HOST_PACKAGE_NAMES } from './alpine/hostPackages.js';
 
 export type { CutMode, ExecOptions, ExecResult, HostExecOptions, HostState, Lab, LabHost, LabOptions, LabState } from './types.js';
 export { RunningLab, sshdLogPath } from './runningLab.js';
 export { labDownPrefix, labDownStale } from './teardown.js';
 export { INTERNET, OFFLINE_NET, ONLINE_NET, ROUTER_IP } from './topology.js';
 export { stateDir } from './state.js';
+export { ALPINE_PATH, APK_ROOT, defaultProfile, type HostProfile } from './profile.js';
+export { TOWER_HOST_PACKAGE_NAMES, TOWER_HOST_PACKAGES } from './alpine/hostPackages.js';
 
 export const DEFAULT_PREFIX = 'twl';
 
@@ -57,6 +61,8 @@ export async function labUp(opts: LabOptions): Promise<RunningLab> {
       internetNetns: netnsName(prefix, INFRA_NODES.internet),
       internetIp: INTERNET.internetIp,
       hasRouter: plans.some((p) => p.role === 'router'),
+      profile: opts.profile ?? defaultProfile(),
+      hostPackages: [...(opts.hostPackages ?? TOWER_HOST_PACKAGE_NAMES)],
       hosts: [],
     };
     // Saved before anything exists, so that cleanup of stale labs can tell whose half-built lab this is.

@@ -13,6 +13,7 @@ import { colorFor, netnsName, networkOf, nextFreeIp, validateHostName } from './
 import { pinKnownHosts, writeTowerConfig } from './towerHome.js';
 import type { CutMode, ExecOptions, ExecResult, HostExecOptions, HostState, Lab, LabState } from './types.js';
 import { ensureLabUser } from './user.js';
+import { ALPINE_PATH } from './profile.js';
 
 export class RunningLab implements Lab {
   constructor(private readonly state: LabState) {}
@@ -75,7 +76,10 @@ export class RunningLab implements Lab {
       ? ['setpriv', '--pdeathsig', 'TERM', '--', 'runuser', '-u', opts.user, '--']
       : ['setpriv', '--pdeathsig', 'KILL', '--'];
     const home = opts.user ? this.state.userHome : '/root';
-    return run(enterArgv(host.initPid, [...wrapper, ...argv]), {
+    // The login user gets the host's own PATH (busybox first on the alpine profile); root keeps the machine's,
+    // which the lab's own commands rely on.
+    const path = opts.user && this.state.profile === 'alpine' && opts.env?.PATH === undefined ? ['/usr/bin/env', `PATH=${ALPINE_PATH}`] : [];
+    return run(enterArgv(host.initPid, [...wrapper, ...path, ...argv]), {
       env: baseEnv(home, opts.env),
       input: opts.input,
       timeoutMs: opts.timeoutMs,

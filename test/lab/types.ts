@@ -1,6 +1,7 @@
 // Public shapes of the lab API, plus the persisted state that lets a later process (the CLI's
 // `down`, `cut`, `status`) act on a lab started by another one.
 import type { HostRole } from './topology.js';
+import type { HostProfile } from './profile.js';
 
 export interface LabOptions {
   /** Namespace names start with `${prefix}-`. Default 'twl'. */
@@ -25,6 +26,14 @@ export interface LabOptions {
    * `down` / labDownPrefix().
    */
   persistent?: boolean;
+  /** 'alpine' (busybox, doas, apk; README "Host profiles") or 'debian'. Default: $TOWER_LAB_PROFILE, else 'alpine'. */
+  profile?: HostProfile;
+  /**
+   * Alpine profile: packages apk installs on every host at boot, from the lab's own repository of Tower's host
+   * packages (alpine/hostPackages.ts). Default: all of them, as if Tower's host setup had run; `[]` leaves each host
+   * with TowerOS's stock set only.
+   */
+  hostPackages?: string[];
 }
 
 export interface LabHost {
@@ -123,5 +132,8 @@ export interface LabState {
   internetNetns: string;
   internetIp: string;
   hasRouter: boolean;
+  /** Absent in state files of older labs: 'debian'. */
+  profile?: HostProfile;
+  hostPackages?: string[];
   hosts: HostState[];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, decodeUtf8 } from '../../daemon/rpc/frames.js';
+import { FrameDecoder, decodeUtf8, nestedDeeperThan } from '../../daemon/rpc/frames.js';
 
 describe('frame decoder', () => {
   it('splits lines across chunks', () => {
@@ -22,5 +22,16 @@ describe('frame decoder', () => {
     expect(decodeUtf8(Buffer.from('héllo'))).toBe('héllo');
     expect(decodeUtf8(Buffer.from([0x7b, 0xc3, 0x28, 0x7d]))).toBeNull();
     expect(decodeUtf8(Buffer.from([0xed, 0xa0, 0x80]))).toBeNull(); // a lone surrogate
+  });
+
+  it('measures nesting from the bytes, ignoring brackets inside strings', () => {
+    const deep = (n: number) => Buffer.from('['.repeat(n) + ']'.repeat(n));
+    expect(nestedDeeperThan(deep(64), 64)).toBe(false);
+    expect(nestedDeeperThan(deep(65), 64)).toBe(true);
+    expect(nestedDeeperThan(Buffer.from('{"a":{"b":[1,{"c":2}]}}'), 4)).toBe(false);
+    expect(nestedDeeperThan(Buffer.from('{"a":{"b":[1,{"c":2}]}}'), 3)).toBe(true);
+    // brackets in strings, escaped quotes and backslashes do not count
+    expect(nestedDeeperThan(Buffer.from(JSON.stringify({ s: '[[[[{{{{"\\', t: ['x'] })), 2)).toBe(false);
+    expect(nestedDeeperThan(Buffer.from(JSON.stringify(['\\', '"[[[', [['deep']]])), 2)).toBe(true);
   });
 });

@@ -123,12 +123,19 @@ describe('transport limits', () => {
     expect(await one('{"jsonrpc":"2.0","method":"sum","params":[1,1],"id":7}')).toEqual({ jsonrpc: '2.0', result: 2, id: 7 });
   });
 
-  it('invalid UTF-8 is a parse error, and the connection stays usable', async () => {
+  it('invalid UTF-8 is a parse error, and that connection is closed; others carry on', async () => {
     const bad = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","method":"sum","params":[1],"id":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]);
-    const good = Buffer.from('{"jsonrpc":"2.0","method":"sum","params":[2],"id":2}\n');
-    const { replies } = await exchange(socket, Buffer.concat([bad, good]), 2);
-    expect(replies[0]).toMatchObject({ id: null, error: { code: -32700 } });
-    expect(replies[1]).toEqual({ jsonrpc: '2.0', result: 2, id: 2 });
+    const after = Buffer.from('{"jsonrpc":"2.0","method":"sum","params":[2],"id":2}\n');
+    const { replies, closed } = await exchange(socket, Buffer.concat([bad, after]), 2, 2000);
+    expect(replies).toEqual([{ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error', data: { reason: 'frame is not valid UTF-8' } } }]);
+    expect(closed).toBe(true);
+    expect(await one(SENTINEL)).toEqual(SENTINEL_REPLY);
+  });
+
+  it('a frame that is not JSON closes the connection after its parse error; what followed is not run', async () => {
+    const { replies, closed } = await exchange(socket, `{"jsonrpc": "2.0", "method"\n${SENTINEL}\n`, 2, 2000);
+    expect(replies).toEqual([{ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null }]);
+    expect(closed).toBe(true);
   });
 
   it.each([

@@ -32,12 +32,12 @@ describe('package commands', () => {
 
   it('the audit log counts per host and keeps the most recent records first', () => {
     const log = new RelayAuditLog(2);
-    log.record({ host: 'vault', kind: 'fetch', method: 'GET', target: 'a', status: 200, bytes: 10 }, 1);
-    log.record({ host: 'vault', kind: 'refused', method: 'GET', target: 'b', bytes: 0, reason: 'no' }, 2);
-    log.record({ host: 'vault', kind: 'fetch', method: 'GET', target: 'c', status: 200, bytes: 5 }, 3);
-    log.record({ host: 'notes', kind: 'failed', method: 'GET', target: 'd', bytes: 0, reason: 'router offline' }, 4);
+    log.record({ host: 'vault', kind: 'fetch', method: 'GET', target: 'a', status: 200, bytes: 10, sent: 40 }, 1);
+    log.record({ host: 'vault', kind: 'refused', method: 'GET', target: 'b', bytes: 0, sent: 0, reason: 'no' }, 2);
+    log.record({ host: 'vault', kind: 'fetch', method: 'GET', target: 'c', status: 200, bytes: 5, sent: 2 }, 3);
+    log.record({ host: 'notes', kind: 'failed', method: 'GET', target: 'd', bytes: 0, sent: 0, reason: 'router offline' }, 4);
     const [vault] = log.summary('vault', 10);
-    expect(vault).toMatchObject({ fetches: 2, bytes: 15, refusals: 1, failures: 0 });
+    expect(vault).toMatchObject({ fetches: 2, bytes: 15, sent: 42, refusals: 1, failures: 0 });
     expect(vault!.recent.map((r) => r.target)).toEqual(['c', 'b']);
     expect(log.summary(undefined, 1).map((h) => h.name)).toEqual(['vault', 'notes']);
   });
@@ -45,7 +45,7 @@ describe('package commands', () => {
   it('the audit keeps a target with control and non-ASCII bytes percent-encoded', () => {
     const log = new RelayAuditLog();
     const target = 'http://dl-cdn.alpinelinux.org/v3.19/\x1b]52;c;aGk=\x07\x9bé x';
-    expect(log.record({ host: 'vault', kind: 'refused', method: 'GET', target, bytes: 0, reason: 'no' }, 1).target).toBe(
+    expect(log.record({ host: 'vault', kind: 'refused', method: 'GET', target, bytes: 0, sent: 0, reason: 'no' }, 1).target).toBe(
       'http://dl-cdn.alpinelinux.org/v3.19/%1B]52;c;aGk=%07%C2%9B%C3%A9%20x',
     );
     expect(log.summary('vault', 1)[0]!.recent[0]!.target).toBe('http://dl-cdn.alpinelinux.org/v3.19/%1B]52;c;aGk=%07%C2%9B%C3%A9%20x');

@@ -75,6 +75,8 @@ describe('relay: request heads', () => {
     expect(bodyLength([['content-length', '42, 42']], 502)).toBe(42);
     expect(bodyLength([['transfer-encoding', 'gzip, chunked'], ['content-length', '5']], 502)).toBe('chunked');
     expect(bodyLength([['transfer-encoding', 'gzip']], 502)).toBe('close');
+    // a Transfer-Encoding naming no coding is not the same as none
+    for (const v of [',', '', ' , ,']) expect(() => bodyLength([['transfer-encoding', v], ['content-length', '5']], 502), JSON.stringify(v)).toThrow(expect.objectContaining({ status: 502, message: 'a Transfer-Encoding without a coding' }) as Error);
     for (const v of ['-1', '1e3', '42, 43', '', '99999999999999999'])
       expect(() => bodyLength([['content-length', v]], 400), v).toThrow(expect.objectContaining({ status: 400 }) as Error);
   });

@@ -2,10 +2,12 @@ import { execFile } from 'node:child_process';
 import { createServer as createHttp, type Server } from 'node:http';
 import { connect, createServer as createTcp, type AddressInfo, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RelayProxy, type RelayAudit } from '../../daemon/relay/proxy.js';
-import { checkUpstream, parseAuthority } from '../../daemon/relay/policy.js';
+import { RelayProxy, type ConnectPolicy, type RelayAudit } from '../../daemon/relay/proxy.js';
+import { checkConnect, checkUpstream, parseAuthority } from '../../daemon/relay/policy.js';
+import { DEFAULT_SETTINGS, Settings } from '../../daemon/settings.js';
 
 const run = promisify(execFile);
 let upstream: Server;
@@ -17,6 +19,10 @@ let flaky: ReturnType<typeof createTcp>;
 let flakyPort = 0;
 let flakyConnections = 0;
 let upstreamConnections = 0;
+let tunnelConnections = 0;
+/** what CONNECT may do; tests change it and put it back */
+const DEFAULT_CONNECT: ConnectPolicy = { enabled: true, ports: [], maxMs: 60_000, maxBytes: 1 << 30, maxUploadBytes: 1 << 20 };
+let connectPolicy: ConnectPolicy = DEFAULT_CONNECT;
 /** the last request the upstream saw: its target and header fields */
 let seen: { url: string; headers: Record<string, string | string[] | undefined> } | undefined;
 const CHUNKS = ['a'.repeat(1000), 'b'.repeat(70_000), 'c'];
@@ -58,15 +64,17 @@ beforeAll(async () => {
     s.on('data', () => (++n === 1 ? s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok') : s.destroy()));
   }).listen(0, '127.0.0.1');
   upstream.on('connection', () => upstreamConnections++);
+  tlsLike.on('connection', () => tunnelConnections++);
   await Promise.all([upstream, tlsLike, rawUp, flaky].map((x) => new Promise((r) => x.once('listening', r))));
   flakyPort = (flaky.address() as AddressInfo).port;
   upPort = (upstream.address() as AddressInfo).port;
   tunnelPort = (tlsLike.address() as AddressInfo).port;
   rawPort = (rawUp.address() as AddressInfo).port;
+  DEFAULT_CONNECT.ports = [tunnelPort];
   proxy = new RelayProxy({
     hostName: 'vault',
     rules: () => [{ host: 'repo.test', ports: [upPort, tunnelPort, rawPort, flakyPort] }],
-    allowConnect: () => true,
+    connect: () => connectPolicy,
     // the router resolves names: here repo.test is the local upstream, anything else does not exist
     dial: (host, port) =>
       new Promise((resolve, reject) => {
@@ -90,7 +98,40 @@ afterAll(() => {
 beforeEach(() => {
   audits.length = 0;
   seen = undefined;
+  connectPolicy = DEFAULT_CONNECT;
 });
+
+/** The ClientHello Node's own TLS client sends first (`servername: ''`: none). */
+function clientHello(servername: string): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const sink = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        resolve(Buffer.from(chunk));
+        cb();
+      },
+    });
+    const t = tlsConnect({ socket: sink, servername });
+    t.on('error', () => undefined);
+    setImmediate(() => t.destroy());
+  });
+}
+
+/** CONNECT, then `after` into the tunnel; everything the client gets back until the proxy closes (or `enough` is seen). */
+function tunnel(target: string, after: Buffer, enough?: (got: Buffer) => boolean): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const s = connect(proxyPort, '127.0.0.1', () => s.write(Buffer.concat([Buffer.from(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`), after])));
+    const parts: Buffer[] = [];
+    s.on('data', (d: Buffer) => {
+      parts.push(d);
+      if (enough?.(Buffer.concat(parts))) s.end();
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(Buffer.concat(parts)));
+  });
+}
+
+const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
 /** Real curl through the relay, as apk would go through http_proxy. */
 async function curl(args: string[]): Promise<{ code: string; body: string }> {
@@ -168,7 +209,7 @@ describe('package relay', () => {
     const r = await curl([`http://repo.test:${upPort}/v3.19/main/x86_64/APKINDEX.tar.gz`]);
     expect(r.code).toBe('200');
     expect(Buffer.from(r.body, 'latin1').equals(BODY)).toBe(true);
-    expect(audits).toEqual([{ host: 'vault', kind: 'fetch', method: 'GET', target: `http://repo.test:${upPort}/v3.19/main/x86_64/APKINDEX.tar.gz`, status: 200, bytes: BODY.length }]);
+    expect(audits).toEqual([{ host: 'vault', kind: 'fetch', method: 'GET', target: `http://repo.test:${upPort}/v3.19/main/x86_64/APKINDEX.tar.gz`, status: 200, bytes: BODY.length, sent: expect.any(Number) as number }]);
   });
 
   it.each([
@@ -188,24 +229,79 @@ describe('package relay', () => {
     expect(r.stdout).toMatch(/needs an absolute http:\/\/ URL\n+403$/);
   });
 
-  it('tunnels CONNECT to an allowed host:port and refuses others', async () => {
-    const talk = (target: string) =>
-      new Promise<string>((resolve) => {
-        const s = connect(proxyPort, '127.0.0.1', () => s.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nping`));
-        let got = '';
-        s.on('data', (d) => {
-          got += d.toString();
-          if (got.includes('ping') || got.includes('403')) s.end();
-        });
-        s.on('close', () => resolve(got));
-      });
-    expect(await talk(`repo.test:${tunnelPort}`)).toMatch(/^HTTP\/1\.1 200 Connection Established\r\n\r\nping/);
-    expect(await talk('elsewhere.test:443')).toMatch(/^HTTP\/1\.1 403 Forbidden/);
-    await expect.poll(() => audits.map((a) => a.kind).sort()).toEqual(['refused', 'tunnel']);
+  it('tunnels CONNECT when the ClientHello names the host, byte for byte both ways, counting both', async () => {
+    const hello = await clientHello('repo.test');
+    const extra = Buffer.from('after the hello');
+    const want = Buffer.concat([Buffer.from(ESTABLISHED), hello, extra]);
+    const before = tunnelConnections;
+    const got = await tunnel(`repo.test:${tunnelPort}`, Buffer.concat([hello, extra]), (b) => b.length >= want.length);
+    expect(got.equals(want)).toBe(true);
+    expect(tunnelConnections - before).toBe(1);
+    await expect.poll(() => audits).toEqual([{ host: 'vault', kind: 'tunnel', method: 'CONNECT', target: `repo.test:${tunnelPort}`, bytes: hello.length + extra.length, sent: hello.length + extra.length }]);
+    // another host is refused before any tunnel
+    expect((await tunnel('elsewhere.test:443', hello)).toString()).toMatch(/^HTTP\/1\.1 403 Forbidden/);
+  });
+
+  it('refuses CONNECT to a port that is allowed for GET only: no raw tunnel to plain HTTP', async () => {
+    const post = Buffer.from(`POST /upload HTTP/1.1\r\nHost: other.test\r\nContent-Length: 5\r\n\r\nhello`);
+    const got = (await tunnel(`repo.test:${upPort}`, post)).toString('latin1');
+    expect(got).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n[\s\S]*port \d+ is not allowed for CONNECT \(allowed: \d+\)/);
+    expect(seen).toBeUndefined();
+    expect(audits).toEqual([expect.objectContaining({ kind: 'refused', method: 'CONNECT', sent: 0, reason: `port ${upPort} is not allowed for CONNECT (allowed: ${tunnelPort})` })]);
+  });
+
+  it.each([
+    ['another server name', () => clientHello('elsewhere.test'), 'the TLS ClientHello names elsewhere.test, not repo.test'],
+    ['no server name', () => clientHello(''), 'the TLS ClientHello names no server (it must name repo.test)'],
+    ['plain HTTP instead of TLS', () => Promise.resolve(Buffer.from('POST / HTTP/1.1\r\nHost: other.test\r\n\r\n')), 'not a TLS handshake (the tunnel must start with a ClientHello)'],
+  ])('refuses a tunnel whose first bytes carry %s, before dialling the upstream', async (_what, first, reason) => {
+    const before = tunnelConnections;
+    const got = await tunnel(`repo.test:${tunnelPort}`, await first());
+    // the 200 went out before the ClientHello could be read; then the tunnel is closed with nothing through it
+    expect(got.toString('latin1')).toBe(ESTABLISHED);
+    expect(tunnelConnections - before).toBe(0);
+    expect(audits).toEqual([{ host: 'vault', kind: 'refused', method: 'CONNECT', target: `repo.test:${tunnelPort}`, bytes: 0, sent: 0, reason }]);
+  });
+
+  it('reads a ClientHello that arrives byte by byte after the CONNECT head', async () => {
+    const { proxySide, peer } = pair();
+    proxy.handle(proxySide);
+    const parts: Buffer[] = [];
+    peer.on('data', (d: Buffer) => parts.push(d));
+    const hello = await clientHello('REPO.test');
+    for (const ch of `CONNECT repo.test:${tunnelPort} HTTP/1.1\r\n\r\n`) peer.write(ch);
+    for (const byte of hello) peer.write(Buffer.from([byte]));
+    await expect.poll(() => Buffer.concat(parts).length).toBe(ESTABLISHED.length + hello.length);
+    expect(Buffer.concat(parts).subarray(ESTABLISHED.length).equals(hello)).toBe(true);
+    peer.end();
+    await expect.poll(() => audits).toEqual([expect.objectContaining({ kind: 'tunnel', sent: hello.length, bytes: hello.length })]);
+  });
+
+  it('cuts a tunnel at its upload cap and at its lifetime, and says why', async () => {
+    const hello = await clientHello('repo.test');
+    connectPolicy = { ...DEFAULT_CONNECT, maxUploadBytes: hello.length + 1000 };
+    await tunnel(`repo.test:${tunnelPort}`, Buffer.concat([hello, Buffer.alloc(5000, 1)]));
+    await expect.poll(() => audits).toEqual([expect.objectContaining({ kind: 'tunnel', reason: `the host sent more than ${hello.length + 1000} bytes into the tunnel` })]);
+    expect(audits[0]!.sent).toBeGreaterThan(hello.length + 1000);
+    audits.length = 0;
+    connectPolicy = { ...DEFAULT_CONNECT, maxBytes: 2 * hello.length + 10 };
+    await tunnel(`repo.test:${tunnelPort}`, Buffer.concat([hello, Buffer.alloc(100, 1)]));
+    await expect.poll(() => audits).toEqual([expect.objectContaining({ kind: 'tunnel', reason: `the tunnel carried more than ${2 * hello.length + 10} bytes` })]);
+    audits.length = 0;
+    connectPolicy = { ...DEFAULT_CONNECT, maxMs: 100 };
+    // the echo keeps the tunnel open until its lifetime is over
+    await tunnel(`repo.test:${tunnelPort}`, hello);
+    await expect.poll(() => audits).toEqual([expect.objectContaining({ kind: 'tunnel', reason: 'the tunnel reached its lifetime of 0 s' })]);
+  });
+
+  it('refuses CONNECT when it is switched off', async () => {
+    connectPolicy = { ...DEFAULT_CONNECT, enabled: false };
+    const got = (await tunnel(`repo.test:${tunnelPort}`, await clientHello('repo.test'))).toString('latin1');
+    expect(got).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n[\s\S]*CONNECT is switched off in the relay settings/);
   });
 
   it('reports an unreachable upstream as 502', async () => {
-    const failing = new RelayProxy({ hostName: 'vault', rules: () => [{ host: 'down.test', ports: [80] }], allowConnect: () => false, dial: () => Promise.reject(new Error('router is offline')), audit: (a) => audits.push(a) });
+    const failing = new RelayProxy({ hostName: 'vault', rules: () => [{ host: 'down.test', ports: [80] }], connect: () => ({ ...DEFAULT_CONNECT, enabled: false }), dial: () => Promise.reject(new Error('router is offline')), audit: (a) => audits.push(a) });
     failing.server.listen(0, '127.0.0.1');
     await new Promise((r) => failing.server.once('listening', r));
     const port = (failing.server.address() as AddressInfo).port;
@@ -278,7 +374,29 @@ describe('package relay', () => {
     expect(text).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
     expect(seen?.url).toBe('/echo?q=1');
     expect(seen?.headers).toEqual({ host: `repo.test:${upPort}`, accept: '*/*', connection: 'close' });
-    expect(audits).toEqual([{ host: 'vault', kind: 'fetch', method: 'GET', target: `http://repo.test:${upPort}/echo?q=1`, status: 404, bytes: 0 }]);
+    const sent = `GET /echo?q=1 HTTP/1.1\r\nhost: repo.test:${upPort}\r\naccept: */*\r\nconnection: close\r\n\r\n`;
+    expect(audits).toEqual([{ host: 'vault', kind: 'fetch', method: 'GET', target: `http://repo.test:${upPort}/echo?q=1`, status: 404, bytes: 0, sent: sent.length }]);
+  });
+
+  it('passes on only the request fields a package fetch needs', async () => {
+    const text = await raw(
+      `GET http://repo.test:${upPort}/echo HTTP/1.1\r\nHost: repo.test\r\nUser-Agent: apk-tools/2.14\r\nAccept: */*\r\nAccept-Encoding: gzip\r\nRange: bytes=0-9\r\nIf-Range: "e"\r\nIf-None-Match: "e"\r\nIf-Modified-Since: Tue, 01 Dec 2026 00:00:00 GMT\r\nCache-Control: no-cache\r\nPragma: no-cache\r\n` +
+        `Cookie: session=1\r\nAuthorization: Basic eDp5\r\nX-Forwarded-For: 192.168.3.200\r\nForwarded: for=192.168.3.200\r\nVia: 1.1 host\r\nOrigin: http://other.test\r\nX-Anything: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    expect(seen?.headers).toEqual({
+      host: `repo.test:${upPort}`,
+      'user-agent': 'apk-tools/2.14',
+      accept: '*/*',
+      'accept-encoding': 'gzip',
+      range: 'bytes=0-9',
+      'if-range': '"e"',
+      'if-none-match': '"e"',
+      'if-modified-since': 'Tue, 01 Dec 2026 00:00:00 GMT',
+      'cache-control': 'no-cache',
+      pragma: 'no-cache',
+      connection: 'close',
+    });
   });
 
   it('refuses a request head over 16 KiB with 431', async () => {
@@ -294,7 +412,11 @@ describe('package relay', () => {
     ['HTTP/2 on the request line', (p: number) => `GET http://repo.test:${p}/x HTTP/2.0\r\n\r\n`, 400, /not an HTTP\/1\.x request line/],
     ['a folded header line', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nA: 1\r\n 2\r\n\r\n`, 400, /folded/],
     ['a GET with a body', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello`, 400, /request bodies are not relayed/],
-    ['a chunked GET', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400, /request bodies are not relayed/],
+    ['a chunked GET', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
+    ['an empty Transfer-Encoding', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding: ,\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
+    ['a Transfer-Encoding with no value', (p: number) => `GET http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
+    ['an identity Transfer-Encoding', (p: number) => `HEAD http://repo.test:${p}/x HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
+    ['a Transfer-Encoding on CONNECT', () => `CONNECT repo.test:443 HTTP/1.1\r\nTransfer-Encoding: ,\r\n\r\n`, 400, /Transfer-Encoding is not accepted on a request/],
     ['ftp', () => `GET ftp://repo.test/x HTTP/1.1\r\n\r\n`, 403, /ftp: is not relayed/],
     ['credentials in the URL', (p: number) => `GET http://me:pw@repo.test:${p}/x HTTP/1.1\r\n\r\n`, 403, /credentials in URLs are not relayed/],
   ])('refuses %s with the right status, and records it', async (_what, req, status, why) => {
@@ -311,7 +433,7 @@ describe('package relay', () => {
     const r = await curl([`http://repo.test:${rawPort}/old`]);
     expect(r.code).toBe('200');
     expect(r.body).toBe('z'.repeat(5000));
-    expect(audits).toEqual([{ host: 'vault', kind: 'fetch', method: 'GET', target: `http://repo.test:${rawPort}/old`, status: 200, bytes: 5000 }]);
+    expect(audits).toEqual([{ host: 'vault', kind: 'fetch', method: 'GET', target: `http://repo.test:${rawPort}/old`, status: 200, bytes: 5000, sent: expect.any(Number) as number }]);
   });
 
   it('cuts the connection when the upstream breaks off an answer, and records what got through', async () => {
@@ -326,8 +448,26 @@ describe('package relay', () => {
     expect(audits).toEqual([expect.objectContaining({ kind: 'fetch', bytes: BODY.length })]);
   });
 
+  it('settings: CONNECT to 443 only by default, tunnels bounded, every bound checked', () => {
+    expect(DEFAULT_SETTINGS.packages.relay).toEqual({
+      allow: [{ host: 'dl-cdn.alpinelinux.org', ports: [80, 443] }],
+      connect: true,
+      connectPorts: [443],
+      tunnelMaxMs: 1_800_000,
+      tunnelMaxBytes: 4 * 1024 ** 3,
+      tunnelMaxUploadBytes: 16 * 1024 * 1024,
+    });
+    const relay = (r: object) => Settings.safeParse({ packages: { relay: r } }).success;
+    expect(relay({ connect: false, connectPorts: [443, 8443] })).toBe(true);
+    for (const bad of [{ connectPorts: [] }, { connectPorts: [0] }, { connectPorts: [65536] }, { tunnelMaxMs: 10 }, { tunnelMaxBytes: 1e15 }, { tunnelMaxUploadBytes: 0 }, { connectPort: [443] }])
+      expect(relay(bad), JSON.stringify(bad)).toBe(false);
+  });
+
   it('policy helpers', () => {
     expect(checkUpstream([{ host: 'dl-cdn.alpinelinux.org', ports: [80, 443] }], 'DL-CDN.alpinelinux.org.', 443)).toEqual({ ok: true });
+    expect(checkConnect([{ host: 'dl-cdn.alpinelinux.org', ports: [80, 443] }], [443], 'dl-cdn.alpinelinux.org', 80)).toEqual({ ok: false, reason: 'port 80 is not allowed for CONNECT (allowed: 443)' });
+    expect(checkConnect([{ host: 'dl-cdn.alpinelinux.org', ports: [80] }], [443], 'dl-cdn.alpinelinux.org', 443)).toMatchObject({ ok: false, reason: expect.stringMatching(/port 443 is not allowed for dl-cdn/) });
+    expect(checkConnect([{ host: 'dl-cdn.alpinelinux.org', ports: [80, 443] }], [443], 'dl-cdn.alpinelinux.org', 443)).toEqual({ ok: true });
     expect(parseAuthority('[::1]:443')).toEqual({ host: '::1', port: 443 });
     expect(parseAuthority('host:0')).toBeNull();
     expect(parseAuthority('host')).toBeNull();

@@ -45,9 +45,10 @@ describe('renderings of host-controlled text', () => {
         name: 'office',
         fetches: 0,
         bytes: 0,
+        sent: 0,
         refusals: 1,
         failures: 0,
-        recent: [{ time: 0, host: 'office', kind: 'refused', method: 'GET', target: `http://evil/${OSC52}`, bytes: 0, reason: `not allowed: evil${OSC52}` }],
+        recent: [{ time: 0, host: 'office', kind: 'refused', method: 'GET', target: `http://evil/${OSC52}`, bytes: 0, sent: 0, reason: `not allowed: evil${OSC52}` }],
       },
     ]);
     expect(out).not.toMatch(RAW_CONTROL);

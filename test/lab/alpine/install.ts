@@ -17,7 +17,11 @@ export const APK_STANDIN = fileURLToPath(new URL('./apk', import.meta.url));
  * invisible to them; the host's boot folder (seen as /run/lab inside) is not: copy the stand-in there.
  */
 export function standinOnHost(lab: { host(name: string): { bootDir: string } }, host: string): string {
-  const boot = lab.host(host).bootDir;
+  return copyStandin(lab.host(host).bootDir);
+}
+
+/** Copies the stand-in onto a host's boot media (given its boot dir) and returns its path inside the host. */
+export function copyStandin(boot: string): string {
   const dest = join(boot, 'apk-standin');
   cpSync(APK_STANDIN, join(dest, 'apk'));
   cpSync(join(dirname(APK_STANDIN), 'standin'), join(dest, 'standin'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
@@ -36,7 +40,8 @@ export interface StandinOptions {
   owner?: string;
 }
 
-export async function installApkStandin(lab: Pick<Lab, 'execHost'> & { host(name: string): { bootDir: string } }, host: string, opts: StandinOptions): Promise<void> {
+/** `sh -c` script and its arguments that install the stand-in inside a host (run as root in the host). */
+export function standinInstallArgv(standinPath: string, opts: StandinOptions): string[] {
   if (!opts.root.startsWith('/') || opts.root === '/') throw new Error(`installApkStandin: root must be an absolute path other than /, got '${opts.root}'`);
   if (opts.owner !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(opts.owner)) throw new Error(`installApkStandin: bad owner '${opts.owner}'`);
   const script = [
@@ -48,6 +53,10 @@ export async function installApkStandin(lab: Pick<Lab, 'execHost'> & { host(name
     // Two lower layers and no upper one: a read-only union, nothing written to the machine's directory.
     `grep -q ' /usr/local/bin overlay ' /proc/self/mounts || mount -t overlay apk-standin -o lowerdir=${DIR}/bin:/usr/local/bin /usr/local/bin`,
   ].join('\n');
-  const r = await lab.execHost(host, ['sh', '-c', script, 'sh', standinOnHost(lab, host), opts.root, opts.owner ?? ''], { timeoutMs: 5000 });
+  return ['sh', '-c', script, 'sh', standinPath, opts.root, opts.owner ?? ''];
+}
+
+export async function installApkStandin(lab: Pick<Lab, 'execHost'> & { host(name: string): { bootDir: string } }, host: string, opts: StandinOptions): Promise<void> {
+  const r = await lab.execHost(host, standinInstallArgv(standinOnHost(lab, host), opts), { timeoutMs: 5000 });
   if (r.code !== 0) throw new Error(`cannot install the apk stand-in on ${host}: ${r.stderr.trim()}`);
 }

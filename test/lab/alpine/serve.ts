@@ -23,6 +23,8 @@ export interface RequestRecord {
   host?: string;
   userAgent?: string;
   ifModifiedSince?: string;
+  /** the names of the request's header fields, lower-cased, in arrival order */
+  headers?: string[];
 }
 
 export interface RepoServer {
@@ -46,7 +48,8 @@ const srv = http.createServer((req, res) => {
   // Logged on arrival, before any byte of the answer leaves: a client that got its answer finds it logged.
   const id = ++next;
   log({ id, method: req.method, target: req.url, peer: req.socket.remoteAddress, host: req.headers.host,
-    userAgent: req.headers['user-agent'], ifModifiedSince: req.headers['if-modified-since'] });
+    userAgent: req.headers['user-agent'], ifModifiedSince: req.headers['if-modified-since'],
+    headers: req.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase()) });
   const rec = { bytes: 0 };
   res.on('close', () => log({ id, status: res.statusCode, bytes: rec.bytes, complete: res.writableFinished }));
   const end = (status, text) => { res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) }); res.end(text); };

@@ -146,6 +146,13 @@ class Fetcher:
     def get(self, url_text: str, if_modified_since: float | None = None, no_cache: bool = False,
             on_progress: Callable[[int], None] | None = None) -> Response:
         url = urllib.parse.urlsplit(url_text)
+        if url.scheme == "file" or url_text.startswith("/"):
+            # a local repository (apk reads these directly, as it does their index)
+            try:
+                with open(url.path, "rb") as f:
+                    return Response(200, f.read())
+            except OSError as e:
+                raise FetchError(e.strerror or "I/O error", url.path) from None
         if url.scheme not in DEFAULT_PORTS or not url.hostname:
             raise FetchError("Protocol not supported", url_text)
         host, port = url.hostname, url.port or DEFAULT_PORTS[url.scheme]
