@@ -2,11 +2,12 @@
 // done over each host's supervised connection, and compatible with a TowerOS host's own services:
 // its xclip-watch sends changes to the host's 127.0.0.1:5557, its xclip-copy-server takes text on 127.0.0.1:5556.
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmod, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClientChannel, Client as SshClient } from 'ssh2';
 import type { ClipboardEnd, Endpoint } from '../../protocol/index.js';
 import { openChannel } from '../exec/run.js';
+import { listenPrivate } from '../util/private-socket.js';
 import type { HostSession } from '../ssh/session.js';
 import { THIN_CLIENT, isUtf8, overCapMessage, type ClipboardService } from './clipboard.js';
 import { WATCH_SCRIPT, readHostClipboard, writeHostClipboard } from './clipboard-host.js';
@@ -133,18 +134,11 @@ export class ClipboardAuto {
     server.on('drop', () => {
       if (h.refused++ === 0) this.log.warn({ host, open: MAX_RECEIVER_CONNECTIONS }, `clipboard (auto): refused a connection from ${host}'s 127.0.0.1:${TOWEROS_WATCH_PORT}: ${MAX_RECEIVER_CONNECTIONS} are open`);
     });
-    const oldMask = process.umask(0o177);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(h.socketPath, () => resolve());
-      });
-      await chmod(h.socketPath, 0o600);
+      await listenPrivate(server, h.socketPath);
       h.server = server;
     } catch (err) {
       this.log.warn({ host, err: (err as Error).message }, 'clipboard (auto): cannot listen for the host’s service');
-    } finally {
-      process.umask(oldMask);
     }
   }
 
