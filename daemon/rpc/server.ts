@@ -12,6 +12,8 @@ export interface Connection {
   notify(method: string, params: unknown): void;
   close(): void;
   readonly closed: boolean;
+  /** Run `fn` once when the connection is gone (at once when it already is); the returned function cancels that. */
+  onClose(fn: () => void): () => void;
   /** Per-connection state that handlers may attach (e.g. event topics). */
   readonly data: Map<string, unknown>;
   /**
@@ -392,6 +394,15 @@ class Conn implements Connection {
 
   markClosed(): void {
     this.isClosed = true;
+  }
+
+  onClose(fn: () => void): () => void {
+    if (this.closed) {
+      queueMicrotask(fn);
+      return () => undefined;
+    }
+    this.sock.once('close', fn);
+    return () => void this.sock.off('close', fn);
   }
 
   replyFor(ids: Id[], batch: boolean): ReplyBuilder {

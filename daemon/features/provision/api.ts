@@ -28,13 +28,11 @@ export function provisionMethods(core: Core): Implementation {
       for (const k of keys) busy.add(k);
       // the job belongs to the client that asked for it: when that connection goes (Ctrl-C), the write stops
       const abort = new AbortController();
-      const watch = setInterval(() => {
-        if (conn.closed) abort.abort(new Error('the client went away'));
-      }, 200);
+      const unwatch = conn.onClose(() => abort.abort(new Error('the client went away')));
       try {
         return await runProvision(deps, p, abort.signal);
       } finally {
-        clearInterval(watch);
+        unwatch();
         for (const k of keys) busy.delete(k);
       }
     },
