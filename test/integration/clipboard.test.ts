@@ -301,13 +301,22 @@ describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', ()
     // `xclip` counts the reads that are not the watcher's own (towerd's, in their own SSH sessions)
     const fakeSleep = '#!/bin/sh\nif [ "$1" = 0.3 ] && rm /tmp/clip-flood 2>/dev/null; then yes :5 | head -n 200000; fi\nexec /run/lab/real-sleep "$@"\n';
     const fakeXclip = "#!/bin/sh\ncase \" $* \" in *' -o '*) tr '\\0' ' ' < /proc/$PPID/cmdline | grep -q 'first=1' || echo read >> /tmp/clip-reads;; esac\nexec /run/lab/real-xclip \"$@\"\n";
+    // the programs the login user's PATH finds: on the Alpine-like profile `sleep` is a busybox applet link, which is
+    // replaced (a bind mount would follow it onto busybox itself); other files are bind-mounted over
+    const found = await t.lab.execHost('on1', ['sh', '-c', 'command -v sleep; command -v xclip'], { user: 'tower' });
+    const [sleepPath, xclipPath] = found.stdout.trim().split('\n');
+    expect(sleepPath && xclipPath, found.stderr).toBeTruthy();
+    const fake = 'for n in sleep xclip; do eval p=\\$$n; if [ -L "$p" ]; then readlink "$p" > /run/lab/link-$n; ln -sfn /run/lab/fake-$n "$p"; else mount --bind /run/lab/fake-$n "$p"; fi; done';
+    const unfake = 'for n in sleep xclip; do eval p=\\$$n; if [ -f /run/lab/link-$n ]; then ln -sfn "$(cat /run/lab/link-$n)" "$p"; rm /run/lab/link-$n; else umount "$p"; fi; done';
     const setup = await t.lab.execHost('on1', [
       'sh',
       '-c',
-      'set -e; cp /usr/bin/sleep /run/lab/real-sleep; cp /usr/bin/xclip /run/lab/real-xclip; printf %s "$1" > /run/lab/fake-sleep; printf %s "$2" > /run/lab/fake-xclip; chmod 755 /run/lab /run/lab/fake-sleep /run/lab/fake-xclip; mount --bind /run/lab/fake-sleep /usr/bin/sleep; mount --bind /run/lab/fake-xclip /usr/bin/xclip',
+      `set -e; sleep=$3; xclip=$4; cp /usr/bin/sleep /run/lab/real-sleep; cp /usr/bin/xclip /run/lab/real-xclip; printf %s "$1" > /run/lab/fake-sleep; printf %s "$2" > /run/lab/fake-xclip; chmod 755 /run/lab /run/lab/fake-sleep /run/lab/fake-xclip; ${fake}`,
       'sh',
       fakeSleep,
       fakeXclip,
+      sleepPath!,
+      xclipPath!,
     ]);
     expect(setup.code, setup.stderr).toBe(0);
     try {
@@ -368,7 +377,7 @@ print(json.dumps({"closed": sorted(closed), "open": still}))
       const logs = await t.client.call('logs.tail', { lines: 200, level: 'warn' });
       expect(logs.records.map((x) => x.msg)).toContain("clipboard (auto): refused a connection from on1's 127.0.0.1:5557: 4 are open");
     } finally {
-      await t.lab.execHost('on1', ['sh', '-c', 'umount /usr/bin/sleep; umount /usr/bin/xclip; rm -f /tmp/clip-flood /tmp/clip-reads']);
+      await t.lab.execHost('on1', ['sh', '-c', `sleep=$1; xclip=$2; ${unfake}; rm -f /tmp/clip-flood /tmp/clip-reads`, 'sh', sleepPath!, xclipPath!]);
     }
   });
 

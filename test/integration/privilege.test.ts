@@ -15,8 +15,9 @@ let priv: string;
 describe.skipIf(!root)('the privilege command is missing on the host', () => {
   beforeAll(async () => {
     t = await labDaemon('v', { online: 1 }, { desktop: { sound: 'off' } });
-    // lab hosts run this machine's programs: when it has sudo, a name that exists nowhere stands in for it
-    priv = (await t.lab.execHost('on1', ['sh', '-c', 'command -v sudo'])).code === 0 ? 'tower-no-such-sudo' : 'sudo';
+    // when the login user's PATH has a sudo (this machine's, or doas linked as sudo on the Alpine-like profile), a
+    // name that exists nowhere stands in for it
+    priv = (await t.lab.execHost('on1', ['sh', '-c', 'command -v sudo'], { user: 'tower' })).code === 0 ? 'tower-no-such-sudo' : 'sudo';
     writeFileSync(join(t.lab.home, '.config', 'tower', 'towerd.json'), JSON.stringify({ desktop: { sound: 'off' }, packages: { privilege: [priv], updates: { enabled: false } } }));
     const r = await towerctl(t.d, ['daemon', 'reload']);
     expect(r.code, r.stderr).toBe(0);
