@@ -33,8 +33,8 @@ module.exports = {
     {
       name: 'rpc-types-in-rpc',
       severity: 'error',
-      comment: 'Only daemon/rpc/ knows JSON-RPC errors; features throw TowerError (daemon/core/errors.ts).',
-      from: { path: '^daemon/', pathNot: '^daemon/rpc/' },
+      comment: 'Only daemon/core/rpc/ knows JSON-RPC errors; features throw TowerError (daemon/core/errors.ts).',
+      from: { path: '^daemon/', pathNot: '^daemon/core/rpc/' },
       to: { path: 'node_modules/json-rpc-2.0' },
     },
     {

@@ -8,7 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { TowerClient } from '../client/rpc.js';
-import { FirstFrameWatch } from '../daemon/apps/rfb.js';
+import { FirstFrameWatch } from '../daemon/features/apps/rfb.js';
 import type { Event } from '../protocol/index.js';
 import type { RunningLab } from '../test/lab/lab.js';
 import { TOWERCTL, startDaemon } from '../test/helpers/towerd.js';

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { shellJoin } from '../daemon/util/shell.js';
+import { shellJoin } from '../daemon/core/util/shell.js';
 import { ROOT, TOWERD, startDaemon, towerctl, type RunningDaemon } from '../test/helpers/towerd.js';
 import { resolveOnHost, ALPINE_CDN } from '../test/lab/alpine/dns.js';
 import { bigdataPackage, buildRepo } from '../test/lab/alpine/repo.js';
@@ -208,7 +208,7 @@ export async function benchRelayHops(): Promise<LabRow[]> {
     const srv = spawnBackground([...lab.tcSpawnPrefix(), process.execPath, '-e', TC_SERVER, file]);
     scope.cleanup(() => srv.stop());
     const srvPort = Number((await srv.waitFor(/port (\d+)/, 10_000))[1]);
-    const proxy = spawnBackground([...lab.tcSpawnPrefix(), process.execPath, '-e', PROXY_ALONE, join(ROOT, 'dist/daemon/relay/proxy.js'), ALPINE_CDN, String(srvPort)]);
+    const proxy = spawnBackground([...lab.tcSpawnPrefix(), process.execPath, '-e', PROXY_ALONE, join(ROOT, 'dist/daemon/features/packages/relay/proxy.js'), ALPINE_CDN, String(srvPort)]);
     scope.cleanup(() => proxy.stop());
     const proxyPort = Number((await proxy.waitFor(/port (\d+)/, 10_000))[1]);
     const lfPort = await openForward(rl.d, 'router', '-L', `0:${lab.internetIp}:80`);

@@ -1,5 +1,5 @@
 // A standalone ssh2 local forward, for the forward benchmark's "why" rows: the same library and the same forward
-// path as towerd (forwardOut + daemon/forwards/splice.ts), but with a chosen cipher, or a patched copy of ssh2
+// path as towerd (forwardOut + daemon/core/forwards/splice.ts), but with a chosen cipher, or a patched copy of ssh2
 // (window and packet size), and with ssh2's debug output to report what was negotiated.
 //
 // Run inside the lab's thin-client namespace only (bench/lab-ssh.ts does):
@@ -13,7 +13,7 @@ import { connect as tcpConnect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as Ssh2 from 'ssh2';
-import { splice } from '../daemon/forwards/splice.js';
+import { splice } from '../daemon/core/forwards/splice.js';
 
 const { values } = parseArgs({
   options: {

@@ -20,11 +20,11 @@ export interface FeatureOptions {
 export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const forwards = forwardsFeature(core);
   const exec = execFeature(core);
-  const apps = appsFeature(core);
   const sound = soundFeature(core);
+  const apps = appsFeature(core, { sound: sound.port });
   const clipboard = clipboardFeature(core, { apps: apps.port, sound: sound.port });
   const packages = packagesFeature(core);
   const updates = updatesFeature(core, { apps: opts.runningApps ? { running: opts.runningApps } : apps.port, packages: packages.port });
   const provision = provisionFeature(core);
-  return [forwards, exec, apps, sound, clipboard, packages, updates, provision];
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision];
 }

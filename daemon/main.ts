@@ -5,9 +5,9 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { LogLevelName, TOWER_VERSION } from '../protocol/index.js';
-import { LogRing, createLogger } from './log.js';
+import { LogRing, createLogger } from './core/log.js';
 import { defaultSocketPath, resolvePaths } from './shared/paths.js';
-import { AlreadyRunningError } from './socket.js';
+import { AlreadyRunningError } from './core/socket.js';
 import { Towerd } from './towerd.js';
 
 const HELP = `Usage: towerd [--socket PATH] [--log-level LEVEL] [--no-supervise]

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, TOWER_VERSION } from '../../protocol/index.js';
-import type { Implementation } from '../rpc/dispatch.js';
+import type { Implementation } from './rpc/dispatch.js';
 import { noSuchHost, notSupervised } from './errors.js';
 import type { Core } from './feature.js';
 

@@ -1,13 +1,13 @@
 import type { HostInfo, RegistryStatus } from '../../protocol/index.js';
-import type { EventHub } from '../events.js';
-import type { ForwardManager } from '../forwards/manager.js';
-import type { LogRing, Logger } from '../log.js';
+import type { EventHub } from './events.js';
+import type { ForwardManager } from './forwards/manager.js';
+import type { LogRing, Logger } from './log.js';
 import type { Paths } from '../shared/paths.js';
-import type { Host, RegistryChange, Registry } from '../registry/registry.js';
-import type { Implementation } from '../rpc/dispatch.js';
-import type { Settings } from '../settings.js';
-import type { HostSession } from '../ssh/session.js';
-import type { Supervisor } from '../ssh/supervisor.js';
+import type { Host, RegistryChange, Registry } from './registry/registry.js';
+import type { Implementation } from './rpc/dispatch.js';
+import type { Settings } from './settings.js';
+import type { HostSession } from './ssh/session.js';
+import type { Supervisor } from './ssh/supervisor.js';
 
 /**
  * What every feature may use: the registry, the supervised connections and what rides on them, settings, events

@@ -1,7 +1,7 @@
 // What features offer each other. A feature imports another only through one of these declared interfaces, handed
 // to it in daemon/features.ts; never the other feature's modules.
 import type { PackageAction, SoundState } from '../../protocol/index.js';
-import type { HostSession } from '../ssh/session.js';
+import type { HostSession } from './ssh/session.js';
 
 /** The apps feature: a host's app displays, most recent (focused) first, and how many apps run there. */
 export interface AppsPort {
@@ -10,10 +10,12 @@ export interface AppsPort {
   running(host: string): number;
 }
 
-/** The sound feature: a host's sound state and why it is down. */
+/** The sound feature: a host's sound state, why it is down, and where the host's apps send their sound. */
 export interface SoundPort {
   state(host: string): SoundState;
   error(host: string): string | null;
+  /** PULSE_SERVER for the host's apps, '' while sound is off for it */
+  pulseServer(host: string): string;
 }
 
 /**
@@ -24,6 +26,8 @@ export interface ApkSession {
   readonly session: HostSession;
   readonly relayed: boolean;
   argv(action: PackageAction, packages: string[], opts: { progress: boolean }): string[];
+  /** what went wrong with a captured apk run, in words: no status, a missing privilege command, apk's last line */
+  failure(what: string, r: { code: number | null; stderr: string }): Error;
   /** keep the host's /etc/apk/world in its folder here (after a successful change) */
   saveWorld(): Promise<void>;
   close(): Promise<void>;

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Event, HostInfo, ProvisionRunResult, Status } from '../../protocol/index.js';
 import { sha512Crypt } from '../../daemon/shared/sha512crypt.js';
 import { wpaPsk } from '../../daemon/shared/wpa.js';
-import { parseTowerEnv } from '../../daemon/registry/towerenv.js';
+import { parseTowerEnv } from '../../daemon/core/registry/towerenv.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { cmd, makeHostImage, mlist, mread, type HostImage } from '../helpers/hostimage.js';
 import { TOWERCTL, startDaemon, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';

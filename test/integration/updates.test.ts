@@ -27,7 +27,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 const dist = process.env.TOWERD_DIST;
 const { Towerd } = await import(dist + '/towerd.js');
-const { LogRing, createLogger } = await import(dist + '/log.js');
+const { LogRing, createLogger } = await import(dist + '/core/log.js');
 const { resolvePaths, defaultSocketPath } = await import(dist + '/shared/paths.js');
 const runningApps = (host) => {
   try { return JSON.parse(readFileSync(join(process.env.HOME, 'running-apps.json'), 'utf8'))[host] ?? 0; } catch { return 0; }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allocateIp, checkRequestedIp, NetworkFullError } from '../../daemon/registry/addressing.js';
-import { DEFAULT_SETTINGS, Settings } from '../../daemon/settings.js';
+import { allocateIp, checkRequestedIp, NetworkFullError } from '../../daemon/core/registry/addressing.js';
+import { DEFAULT_SETTINGS, Settings } from '../../daemon/core/settings.js';
 
 describe('static addressing', () => {
   const s = DEFAULT_SETTINGS;

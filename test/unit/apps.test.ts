@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { FirstFrameWatch } from '../../daemon/apps/rfb.js';
-import { CONTROL, LAUNCH, SUPERVISOR, parseHostApps, parseLaunch } from '../../daemon/apps/hostscript.js';
-import { pulseServerFor } from '../../daemon/apps/manager.js';
-import { viewerArgv, viewerEnv } from '../../daemon/apps/viewer.js';
+import { FirstFrameWatch } from '../../daemon/features/apps/rfb.js';
+import { CONTROL, LAUNCH, SUPERVISOR, parseHostApps, parseLaunch } from '../../daemon/features/apps/hostscript.js';
+import { pulseServerFor } from '../../daemon/features/sound/sound.js';
+import { viewerArgv, viewerEnv } from '../../daemon/features/apps/viewer.js';
 import { appRows, graphicalEnv } from '../../client/commands/apps.js';
-import { DEFAULT_SETTINGS, Settings } from '../../daemon/settings.js';
+import { DEFAULT_SETTINGS, Settings } from '../../daemon/core/settings.js';
 
 function serverInit(name: string): Buffer {
   const b = Buffer.alloc(24 + name.length);

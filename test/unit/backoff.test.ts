@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../daemon/ssh/backoff.js';
+import { Backoff } from '../../daemon/core/ssh/backoff.js';
 
 const OPTS = { initialMs: 200, capMs: 1000, longCapMs: 5000, longAfterMs: 60_000, fastMs: 250, fastForMs: 30_000 };
 

@@ -8,11 +8,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { desktopMarks } from '../../client/bar/present.js';
 import { focusedHost, transferText, waylandEnv } from '../../client/commands/clip.js';
 import { methods } from '../../protocol/index.js';
-import { READ_SCRIPT, WATCH_SCRIPT } from '../../daemon/desktop/clipboard-host.js';
-import { clipboardMode, isUtf8, overCapMessage } from '../../daemon/desktop/clipboard.js';
-import { waylandFromEnv } from '../../daemon/desktop/clipboard-wayland.js';
-import { SoundManager, soundMode, soundTarget } from '../../daemon/desktop/sound.js';
-import { Settings } from '../../daemon/settings.js';
+import { READ_SCRIPT, WATCH_SCRIPT } from '../../daemon/features/clipboard/host.js';
+import { clipboardMode, isUtf8, overCapMessage } from '../../daemon/features/clipboard/service.js';
+import { waylandFromEnv } from '../../daemon/features/clipboard/wayland.js';
+import { SoundManager, soundMode, soundTarget } from '../../daemon/features/sound/sound.js';
+import { Settings } from '../../daemon/core/settings.js';
 
 const settings = (desktop: object) => Settings.parse({ desktop });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bridgeChannel } from '../../daemon/exec/stream.js';
+import { bridgeChannel } from '../../daemon/core/exec/stream.js';
 
 const { Client, Server, utils } = ssh2;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, decodeUtf8, nestedDeeperThan } from '../../daemon/rpc/frames.js';
+import { FrameDecoder, decodeUtf8, nestedDeeperThan } from '../../daemon/core/rpc/frames.js';
 
 describe('frame decoder', () => {
   it('splits lines across chunks', () => {

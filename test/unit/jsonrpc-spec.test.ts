@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RpcServer } from '../../daemon/rpc/server.js';
+import { RpcServer } from '../../daemon/core/rpc/server.js';
 import { exchange } from '../helpers/towerd.js';
 
 /**

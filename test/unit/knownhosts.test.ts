@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keysFor, lookupName, pinHostKeys, removeHostEntries } from '../../daemon/registry/knownhosts.js';
-import { checkHostKey, pinnedKeys } from '../../daemon/ssh/hostkey.js';
+import { keysFor, lookupName, pinHostKeys, removeHostEntries } from '../../daemon/core/registry/knownhosts.js';
+import { checkHostKey, pinnedKeys } from '../../daemon/core/ssh/hostkey.js';
 
 const K1 = 'AAAAC3NzaC1lZDI1NTE5AAAAIKS4bsNVrCI782R9ftlic6B/aBeKSQ0GuYu3xHUDmg3L';
 const K2 = 'AAAAC3NzaC1lZDI1NTE5AAAAID/Yu18JiLJ8+YawJC50lOoFv77hbWxF94Q6JLlTbydm';

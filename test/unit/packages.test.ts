@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { apkArgv, privilegeMissing, privilegeMissingMessage, privilegeProbe } from '../../daemon/packages/command.js';
-import { shellJoin } from '../../daemon/util/shell.js';
-import { RelayAuditLog, auditTarget } from '../../daemon/packages/audit.js';
+import { apkArgv, privilegeMissing, privilegeMissingMessage, privilegeProbe } from '../../daemon/features/packages/command.js';
+import { shellJoin } from '../../daemon/core/util/shell.js';
+import { RelayAuditLog, auditTarget } from '../../daemon/features/packages/relay/trail.js';
 import { PackageName, packageMethods } from '../../protocol/packages.js';
 
 describe('package commands', () => {

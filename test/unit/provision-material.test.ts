@@ -3,11 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keyboardFrom, langFrom } from '../../daemon/provision/locale.js';
-import { KEYFILE_BYTES, bootFiles, makeMaterial } from '../../daemon/provision/material.js';
+import { keyboardFrom, langFrom } from '../../daemon/features/provision/locale.js';
+import { KEYFILE_BYTES, bootFiles, makeMaterial } from '../../daemon/features/provision/material.js';
 import { hashPassword } from '../../daemon/shared/sha512crypt.js';
 import { wpaPsk } from '../../daemon/shared/wpa.js';
-import { parseTowerEnv, serializeTowerEnv } from '../../daemon/registry/towerenv.js';
+import { parseTowerEnv, serializeTowerEnv } from '../../daemon/core/registry/towerenv.js';
 
 const DEFAULTS = { keyboardLayout: 'fr', keyboardVariant: 'fr-azerty', timezone: 'Europe/Paris', lang: 'fr_FR.UTF-8' };
 

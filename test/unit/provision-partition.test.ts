@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PartitionError, TABLE_BYTES, checkFatBootSector, findBootPartition } from '../../daemon/provision/partition.js';
-import { detectFormat, towerosVersionFromName } from '../../daemon/provision/image.js';
+import { PartitionError, TABLE_BYTES, checkFatBootSector, findBootPartition } from '../../daemon/features/provision/partition.js';
+import { detectFormat, towerosVersionFromName } from '../../daemon/features/provision/image.js';
 
 function mbr(entries: { type: number; start: number; sectors: number }[]): Buffer {
   const b = Buffer.alloc(TABLE_BYTES);

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TargetRefusedError, checkTarget, devNumOf, humanBytes, parseMountInfo } from '../../daemon/provision/target.js';
+import { TargetRefusedError, checkTarget, devNumOf, humanBytes, parseMountInfo } from '../../daemon/features/provision/target.js';
 
 describe('provisioning targets', () => {
   it('parses /proc/self/mountinfo, escapes and optional fields included', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChunkedCounter, HeadReader, HttpError, bodyLength, parseHead, parseRequestLine, parseStatusLine, tokens } from '../../daemon/relay/http.js';
+import { ChunkedCounter, HeadReader, HttpError, bodyLength, parseHead, parseRequestLine, parseStatusLine, tokens } from '../../daemon/features/packages/relay/http.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const REQ = 'GET http://repo.test/a HTTP/1.1\r\nHost: repo.test\r\nUser-Agent: apk\r\n\r\n';

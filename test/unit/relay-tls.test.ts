@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { MAX_CLIENT_HELLO, MAX_CLIENT_HELLO_WIRE, TlsError, readClientHello } from '../../daemon/relay/tls.js';
+import { MAX_CLIENT_HELLO, MAX_CLIENT_HELLO_WIRE, TlsError, readClientHello } from '../../daemon/features/packages/relay/tls.js';
 
 /** The first flight of Node's own TLS client (`servername: ''`: no SNI). */
 function clientHello(servername: string): Promise<Buffer> {

@@ -5,9 +5,9 @@ import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RelayProxy, type ConnectPolicy, type RelayAudit } from '../../daemon/relay/proxy.js';
-import { checkConnect, checkUpstream, parseAuthority } from '../../daemon/relay/policy.js';
-import { DEFAULT_SETTINGS, Settings } from '../../daemon/settings.js';
+import { RelayProxy, type ConnectPolicy, type RelayAudit } from '../../daemon/features/packages/relay/proxy.js';
+import { checkConnect, checkUpstream, parseAuthority } from '../../daemon/features/packages/relay/policy.js';
+import { DEFAULT_SETTINGS, Settings } from '../../daemon/core/settings.js';
 
 const run = promisify(execFile);
 let upstream: Server;

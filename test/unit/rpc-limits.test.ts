@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LogRing, createLogger } from '../../daemon/log.js';
-import { RpcServer, certainlyLonger, type Connection } from '../../daemon/rpc/server.js';
+import { LogRing, createLogger } from '../../daemon/core/log.js';
+import { RpcServer, certainlyLonger, type Connection } from '../../daemon/core/rpc/server.js';
 import { ErrorCode, MAX_JSON_DEPTH } from '../../protocol/index.js';
 import { exchange } from '../helpers/towerd.js';
 

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { shellJoin, shellQuote, shellQuoteCommand } from '../../daemon/util/shell.js';
+import { shellJoin, shellQuote, shellQuoteCommand } from '../../daemon/core/util/shell.js';
 
 describe('shell quoting for the remote shell', () => {
   const argv = ['printf', '%s\\0', 'two words', "it's", '$HOME', '`id`', 'a;b', 'x\ny', '', '*', '--flag=$(id)', '\\', 'ünï'];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendHostBlock, parseRegistryConfig, removeHostBlock, renderHostBlock } from '../../daemon/registry/sshconfig.js';
+import { appendHostBlock, parseRegistryConfig, removeHostBlock, renderHostBlock } from '../../daemon/core/registry/sshconfig.js';
 
 const TOWEROS = `Host router
   Hostname 192.168.2.1

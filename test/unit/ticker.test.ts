@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Ticker, tickerFor } from '../../daemon/ssh/ticker.js';
+import { Ticker, tickerFor } from '../../daemon/core/ssh/ticker.js';
 
 describe('keepalive ticker', () => {
   beforeEach(() => vi.useFakeTimers());

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TowerEnvSyntaxError, parseTowerEnv, serializeTowerEnv } from '../../daemon/registry/towerenv.js';
+import { TowerEnvSyntaxError, parseTowerEnv, serializeTowerEnv } from '../../daemon/core/registry/towerenv.js';
 
 const NASTY: Record<string, string> = {
   PLAIN: 'router',

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HostUpdates, PackageUpgrade, UpdateSummary } from '../../protocol/index.js';
-import { Settings } from '../../daemon/settings.js';
+import { Settings } from '../../daemon/core/settings.js';
 import { parseUpgrades } from '../../daemon/features/updates/apk-output.js';
 import { UpdateScheduler, type UpdateTarget } from '../../daemon/features/updates/scheduler.js';
 import { fileStore, type UpdateStore } from '../../daemon/features/updates/store.js';

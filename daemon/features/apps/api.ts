@@ -1,5 +1,5 @@
-import type { AppManager } from '../../apps/manager.js';
-import type { Implementation } from '../../rpc/dispatch.js';
+import type { AppManager } from './manager.js';
+import type { Implementation } from '../../core/rpc/dispatch.js';
 
 export function appMethods(apps: AppManager): Implementation {
   return {

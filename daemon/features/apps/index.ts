@@ -1,10 +1,10 @@
-import { AppManager } from '../../apps/manager.js';
+import { AppManager } from './manager.js';
 import type { Core, Feature } from '../../core/feature.js';
-import type { AppsPort } from '../../core/ports.js';
+import type { AppsPort, SoundPort } from '../../core/ports.js';
 import { appMethods } from './api.js';
 
 /** `towerctl run`, `apps`, `close`: GUI apps in their own X server on their host, shown here by a viewer. */
-export function appsFeature(core: Core): Feature & { port: AppsPort } {
+export function appsFeature(core: Core, ports: { sound: Pick<SoundPort, 'pulseServer'> }): Feature & { port: AppsPort } {
   const apps = new AppManager({
     registry: core.registry,
     supervisor: () => core.supervisor,
@@ -12,6 +12,7 @@ export function appsFeature(core: Core): Feature & { port: AppsPort } {
     settings: () => core.settings(),
     publish: (e) => core.hub.publish(e),
     log: core.log,
+    pulseServer: (host) => ports.sound.pulseServer(host),
     runtimeDir: core.runtimeDir,
   });
   return {

@@ -1,5 +1,5 @@
-import type { ClipboardService } from '../../desktop/clipboard.js';
-import type { Implementation } from '../../rpc/dispatch.js';
+import type { ClipboardService } from './service.js';
+import type { Implementation } from '../../core/rpc/dispatch.js';
 import type { SessionReport } from './report.js';
 
 export function clipboardMethods(clip: ClipboardService, report: SessionReport): Implementation {

@@ -1,7 +1,7 @@
 import type { Core, Feature } from '../../core/feature.js';
 import type { AppsPort, SoundPort } from '../../core/ports.js';
-import { ClipboardAuto } from '../../desktop/clipboard-auto.js';
-import { ClipboardService } from '../../desktop/clipboard.js';
+import { ClipboardAuto } from './auto.js';
+import { ClipboardService } from './service.js';
 import { clipboardMethods } from './api.js';
 import { sessionReport } from './report.js';
 

@@ -1,7 +1,7 @@
 import type { HostDesktop } from '../../../protocol/index.js';
 import type { Core } from '../../core/feature.js';
 import type { SoundPort } from '../../core/ports.js';
-import type { ClipboardService } from '../../desktop/clipboard.js';
+import type { ClipboardService } from './service.js';
 
 export type SessionReport = () => Promise<HostDesktop[]>;
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Core } from '../../core/feature.js';
-import { ptyOptions, runCaptured, runStreamed } from '../../exec/run.js';
-import type { Implementation } from '../../rpc/dispatch.js';
-import type { HostSession } from '../../ssh/session.js';
+import { ptyOptions, runCaptured, runStreamed } from '../../core/exec/run.js';
+import type { Implementation } from '../../core/rpc/dispatch.js';
+import type { HostSession } from '../../core/ssh/session.js';
 
 export function execMethods(core: Core): Implementation {
   return {

@@ -1,5 +1,5 @@
-import type { ForwardManager } from '../../forwards/manager.js';
-import type { Implementation } from '../../rpc/dispatch.js';
+import type { ForwardManager } from '../../core/forwards/manager.js';
+import type { Implementation } from '../../core/rpc/dispatch.js';
 
 export function forwardMethods(forwards: ForwardManager): Implementation {
   return {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Core } from '../../core/feature.js';
 import type { PackagesPort } from '../../core/ports.js';
-import { ptyOptions, runStreamed } from '../../exec/run.js';
-import type { RelayAuditLog } from '../../packages/audit.js';
-import type { Implementation } from '../../rpc/dispatch.js';
+import { ptyOptions, runStreamed } from '../../core/exec/run.js';
+import type { RelayAuditLog } from './relay/trail.js';
+import type { Implementation } from '../../core/rpc/dispatch.js';
 
 export function packageMethods(core: Core, apk: PackagesPort, trail: RelayAuditLog): Implementation {
   return {

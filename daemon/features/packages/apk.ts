@@ -1,10 +1,17 @@
 import type { Core } from '../../core/feature.js';
 import { TowerError } from '../../core/errors.js';
 import type { ApkSession, PackagesPort } from '../../core/ports.js';
-import { runCaptured } from '../../exec/run.js';
-import { apkArgv, privilegeMissingMessage, privilegeProbe } from '../../packages/command.js';
-import type { OpenRelay, RelayManager } from '../../packages/relays.js';
+import { runCaptured } from '../../core/exec/run.js';
+import { apkArgv, privilegeMissing, privilegeMissingMessage, privilegeProbe, type ApkCommand } from './command.js';
+import type { OpenRelay, RelayManager } from './relay/manager.js';
 import { saveWorld } from './world.js';
+
+function apkFailure(what: string, r: { code: number | null; stderr: string }, host: string, cmd: Pick<ApkCommand, 'privilege'>): Error {
+  if (r.code === null) return new Error(`${what}: no exit status (connection lost or timed out)`);
+  if (privilegeMissing(cmd, r)) return new Error(privilegeMissingMessage(host, cmd));
+  const line = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+  return new Error(`${what}: apk exited with ${r.code}${line ? `: ${line.slice(0, 300)}` : ''}`);
+}
 
 /**
  * apk on a host, the one way both `towerctl install|remove|upgrade` and automatic updates run it: the host must be
@@ -33,6 +40,7 @@ export function apkSessions(core: Core, relays: RelayManager): PackagesPort {
         session,
         relayed,
         argv: (action, packages, opts) => apkArgv(core.settings().packages, action, packages, { proxyUrl: relay?.url, progress: opts.progress }),
+        failure: (what, r) => apkFailure(what, r, host, core.settings().packages),
         saveWorld: () => saveWorld(core, session),
         close: async () => {
           await relay?.close();

@@ -1,7 +1,7 @@
 import type { Core, Feature } from '../../core/feature.js';
 import type { PackagesPort } from '../../core/ports.js';
-import { RelayAuditLog } from '../../packages/audit.js';
-import { RelayManager } from '../../packages/relays.js';
+import { RelayAuditLog } from './relay/trail.js';
+import { RelayManager } from './relay/manager.js';
 import { packageMethods } from './api.js';
 import { apkSessions } from './apk.js';
 

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { Core } from '../../core/feature.js';
-import { runCaptured } from '../../exec/run.js';
+import { runCaptured } from '../../core/exec/run.js';
 import { hostDir } from '../../shared/paths.js';
-import type { HostSession } from '../../ssh/session.js';
-import { writeFileAtomic } from '../../util/fs.js';
+import type { HostSession } from '../../core/ssh/session.js';
+import { writeFileAtomic } from '../../core/util/fs.js';
 
 /** After a change, keep the host's list of explicitly installed packages where TowerOS kept it. */
 export async function saveWorld(core: Pick<Core, 'settings' | 'log' | 'paths'>, s: HostSession): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Core } from '../../core/feature.js';
 import { TowerError } from '../../core/errors.js';
-import { ProvisionError, planProvision, runProvision, type ProvisionDeps } from '../../provision/job.js';
-import type { Implementation } from '../../rpc/dispatch.js';
+import { ProvisionError, planProvision, runProvision, type ProvisionDeps } from './job.js';
+import type { Implementation } from '../../core/rpc/dispatch.js';
 
 export function provisionMethods(core: Core): Implementation {
   const deps: ProvisionDeps = {

@@ -1,6 +1,6 @@
 import type { Core, Feature } from '../../core/feature.js';
 import type { SoundPort } from '../../core/ports.js';
-import { SoundManager } from '../../desktop/sound.js';
+import { SoundManager, pulseServerFor } from './sound.js';
 
 /** Sound of every host's apps to the thin client's PulseAudio, one remote forward per host (desktop.sound). */
 export function soundFeature(core: Core): Feature & { port: SoundPort } {
@@ -25,6 +25,10 @@ export function soundFeature(core: Core): Feature & { port: SoundPort } {
       return true;
     },
     hostInfo: (name) => ({ sound: sound.state(name) }),
-    port: sound,
+    port: {
+      state: (host) => sound.state(host),
+      error: (host) => sound.error(host),
+      pulseServer: (host) => pulseServerFor(core.settings(), host),
+    },
   };
 }

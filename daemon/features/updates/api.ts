@@ -1,6 +1,6 @@
 import type { Core } from '../../core/feature.js';
 import { noSuchHost, notSupervised } from '../../core/errors.js';
-import type { Implementation } from '../../rpc/dispatch.js';
+import type { Implementation } from '../../core/rpc/dispatch.js';
 import type { UpdateScheduler } from './scheduler.js';
 
 export function updateMethods(core: Core, scheduler: UpdateScheduler | undefined): Implementation {

@@ -19,7 +19,7 @@ export function updatesFeature(core: Core, ports: { apps: Pick<AppsPort, 'runnin
         connected: (name) => Boolean(supervisor.get(name)?.connection),
         runningApps: (name) => ports.apps.running(name),
         settings: () => core.settings().packages.updates,
-        runner: new ApkUpdateRunner(ports.packages, () => core.settings().packages.updates.timeoutMs, () => core.settings().packages),
+        runner: new ApkUpdateRunner(ports.packages, () => core.settings().packages.updates.timeoutMs),
         store: fileStore(core.paths.hostsDir),
         log: core.log,
         changed: (name, updates, summary) => {

@@ -1,6 +1,6 @@
 import type { Role, UpdateOutcome, UpdateSummary } from '../../../protocol/host.js';
 import type { PackageUpgrade, UpdateRun, HostUpdates, UpdateKind, UpdateResult } from '../../../protocol/updates.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../core/log.js';
 import type { UpdateRunner } from './runner.js';
 import type { UpdateStore } from './store.js';
 import { UpdatesFile } from './store.js';

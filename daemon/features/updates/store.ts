@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { PackageUpgrade, UpdateRun } from '../../../protocol/updates.js';
-import { readIfExists, writeFileAtomic } from '../../util/fs.js';
+import { readIfExists, writeFileAtomic } from '../../core/util/fs.js';
 
 // State on disk: ~/.local/tower/hosts/NAME/updates.json
 

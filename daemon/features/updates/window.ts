@@ -1,4 +1,4 @@
-import type { Settings } from '../../settings.js';
+import type { Settings } from '../../core/settings.js';
 
 export type UpdateSettings = Settings['packages']['updates'];
 

@@ -1,0 +1,205 @@
+import { z } from 'zod';
+import { readIfExists } from './util/fs.js';
+
+const Cidr24 = z
+  .string()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/, 'a /24 network such as 192.168.2.0/24')
+  .refine((s) => s.split('/')[0]!.split('.').every((o) => Number(o) <= 255), 'octets must be 0–255');
+
+/** A daily local time range, `HH:MM-HH:MM`; the end may be before the start (crossing midnight), never equal. */
+export const UpdateWindow = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'a daily time range such as "03:00-05:00"')
+  .refine((w) => w.slice(0, 5) !== w.slice(6) && (w.slice(6, 8) !== '24' || w.slice(6) === '24:00'), 'the window must not be empty');
+
+/**
+ * towerd.json: optional; every key has TowerOS's default. Unknown keys are an error so that typos are noticed.
+ */
+export const Settings = z
+  .object({
+    networks: z
+      .object({
+        online: Cidr24.default('192.168.2.0/24'),
+        offline: Cidr24.default('192.168.3.0/24'),
+      })
+      .strict()
+      .prefault({}),
+    /** last octet of the thin client on both networks */
+    thinClientOctet: z.number().int().min(2).max(254).default(100),
+    /** hosts other than the router get addresses from firstHostOctet to lastHostOctet */
+    firstHostOctet: z.number().int().min(2).max(254).default(200),
+    lastHostOctet: z.number().int().min(2).max(254).default(254),
+    /** keep one SSH connection per host (off: the registry only, e.g. on a machine that is not the thin client) */
+    supervise: z.boolean().default(true),
+    ssh: z
+      .object({
+        port: z.number().int().min(1).max(65535).default(22),
+        connectTimeoutMs: z.number().int().min(100).max(60_000).default(1000),
+        handshakeTimeoutMs: z.number().int().min(500).max(120_000).default(5000),
+        keepalive: z
+          .object({
+            /** a probe every intervalMs… */
+            intervalMs: z.number().int().min(100).max(300_000).default(1000),
+            /** …and the host is offline after this long without any reply */
+            timeoutMs: z.number().int().min(100).max(300_000).default(1500),
+          })
+          .strict()
+          .refine((k) => k.intervalMs < k.timeoutMs, { message: 'keepalive intervalMs must be shorter than timeoutMs' })
+          .prefault({}),
+        reconnect: z
+          .object({
+            initialMs: z.number().int().min(10).max(60_000).default(200),
+            capMs: z.number().int().min(10).max(600_000).default(1000),
+            longCapMs: z.number().int().min(10).max(600_000).default(5000),
+            longAfterMs: z.number().int().min(0).max(86_400_000).default(60_000),
+            /** after a loss, a new TCP connect every fastMs (0: off) for fastForMs, overlapping the pending ones */
+            fastMs: z.number().int().min(0).max(60_000).default(250),
+            fastForMs: z.number().int().min(0).max(3_600_000).default(30_000),
+          })
+          .strict()
+          .prefault({}),
+        authRetryMs: z.number().int().min(1000).max(86_400_000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    packages: z
+      .object({
+        /** what makes apk run as root on a host (TowerOS links doas as sudo) */
+        privilege: z.array(z.string().min(1)).default(['sudo']),
+        /** apk and fixed options */
+        apk: z.array(z.string().min(1)).min(1).default(['apk']),
+        /** apk's list of explicitly installed packages on a host, saved to hosts/NAME/world after each change */
+        worldFile: z.string().regex(/^\//, 'an absolute path').default('/etc/apk/world'),
+        relay: z
+          .object({
+            allow: z
+              .array(z.object({ host: z.string().min(1).max(253), ports: z.array(z.number().int().min(1).max(65535)).min(1) }).strict())
+              .default([{ host: 'dl-cdn.alpinelinux.org', ports: [80, 443] }]),
+            /** CONNECT (https) to allowed hosts; false: http:// repositories only */
+            connect: z.boolean().default(true),
+            /** the ports CONNECT may reach (also in the host's own `ports`) */
+            connectPorts: z.array(z.number().int().min(1).max(65535)).min(1).max(16).default([443]),
+            /** a tunnel is cut after this long… */
+            tunnelMaxMs: z.number().int().min(1000).max(6 * 3_600_000).default(1_800_000),
+            /** …or once this many bytes went through it, both ways… */
+            tunnelMaxBytes: z.number().int().min(1024).max(64 * 1024 ** 3).default(4 * 1024 ** 3),
+            /** …or once the host sent this many into it (a package download sends little) */
+            tunnelMaxUploadBytes: z.number().int().min(1024).max(1024 ** 3).default(16 * 1024 * 1024),
+          })
+          .strict()
+          .prefault({}),
+        /** automatic security updates (daemon/features/updates/) */
+        updates: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** at most one successful run per host per interval, counted from the end of the last one */
+            intervalHours: z.number().min(1).max(24 * 31).default(24),
+            /** daily local time range when runs may start ("03:00-05:00", may cross midnight); null: any time */
+            window: UpdateWindow.nullable().default(null),
+            /** hosts updated at the same time */
+            maxConcurrent: z.number().int().min(1).max(16).default(2),
+            /** false: only refresh the index and count pending upgrades */
+            upgrade: z.boolean().default(true),
+            /** a host must have been connected this long before an automatic run (boot, reconnects) */
+            settleMs: z.number().int().min(0).max(3_600_000).default(120_000),
+            /** after a failed run: wait initialMs, doubling per failure in a row, up to capMs */
+            retry: z
+              .object({
+                initialMs: z.number().int().min(1000).max(86_400_000).default(900_000),
+                capMs: z.number().int().min(1000).max(7 * 86_400_000).default(21_600_000),
+              })
+              .strict()
+              .prefault({}),
+            /** each apk command on a host is ended after this long */
+            timeoutMs: z.number().int().min(10_000).max(6 * 3_600_000).default(1_800_000),
+            /** per host: overrides of enabled, intervalHours and window */
+            hosts: z
+              .record(
+                z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/, 'a host name'),
+                z
+                  .object({
+                    enabled: z.boolean().optional(),
+                    intervalHours: z.number().min(1).max(24 * 31).optional(),
+                    window: UpdateWindow.nullable().optional(),
+                  })
+                  .strict(),
+              )
+              .default({}),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** GUI apps from hosts (`towerctl run`, daemon/features/apps/) */
+    desktop: z
+      .object({
+        /** the VNC viewer towerd spawns per app; `{socket}` is replaced by towerd's Unix socket for the app (appended when absent) */
+        viewer: z
+          .array(z.string().min(1))
+          .min(1)
+          .default(['vncviewer', '-RemoteResize=1', '-AlertOnFatalError=0', '-ReconnectOnError=0', '-MenuKey=', '{socket}']),
+        /** give the viewer's X window the class `tower-HOST` (xdotool set_window) so sway's per-host rules match it */
+        viewerClass: z.boolean().default(true),
+        /** resize the app's screen as soon as the viewer window changes size (xev here, xrandr on the host) instead of after vncviewer's own 0.5 s delay */
+        fastResize: z.boolean().default(true),
+        /** closing: WM_DELETE_WINDOW to the app's windows, then TERM after this long (KILL after twice as long) */
+        closeGraceMs: z.number().int().min(100).max(60_000).default(3000),
+        /** `towerctl run` fails when the viewer has no first framebuffer update by then */
+        startTimeoutMs: z.number().int().min(1000).max(120_000).default(20_000),
+        /** the app's desktop size before the viewer asks for its own */
+        width: z.number().int().min(64).max(16384).default(1280),
+        height: z.number().int().min(64).max(16384).default(800),
+        /** sound of the hosts' apps: one forward per host from its 127.0.0.1:4713 to the thin client's PulseAudio (daemon/features/sound/) */
+        sound: z.enum(['on', 'off']).default('on'),
+        /** the thin client's PulseAudio: `auto` ($XDG_RUNTIME_DIR/pulse/native), a Unix socket path (`unix:` optional) or `tcp:127.0.0.1:PORT` */
+        soundServer: z
+          .string()
+          .regex(/^(auto|(unix:)?\/[^\0]{1,106}|tcp:(127\.0\.0\.1|localhost):\d{1,5})$/, 'auto, a Unix socket path, or tcp:127.0.0.1:PORT')
+          .default('auto'),
+        /** clipboard between hosts' apps and the thin client (daemon/features/clipboard/) */
+        clipboard: z.enum(['off', 'explicit', 'auto']).default('explicit'),
+        /** larger clipboard contents are refused, never truncated */
+        clipboardMaxBytes: z.number().int().min(1).max(64 * 1024 * 1024).default(1024 * 1024),
+        /** per host: overrides of sound and clipboard */
+        hosts: z
+          .record(
+            z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/, 'a host name'),
+            z.object({ sound: z.enum(['on', 'off']).optional(), clipboard: z.enum(['off', 'explicit', 'auto']).optional() }).strict(),
+          )
+          .default({}),
+      })
+      .strict()
+      .prefault({}),
+    /** argv run on a host by `towerctl poweroff` (TowerOS hosts have doas linked as sudo) */
+    poweroffCommand: z.array(z.string().min(1)).min(1).default(['sudo', 'poweroff']),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .refine((s) => s.firstHostOctet <= s.lastHostOctet, { message: 'firstHostOctet must not exceed lastHostOctet' })
+  .refine((s) => s.thinClientOctet < s.firstHostOctet || s.thinClientOctet > s.lastHostOctet, {
+    message: 'the thin client address must lie outside the host range',
+  })
+  .refine((s) => s.networks.online !== s.networks.offline, { message: 'online and offline networks must differ' });
+export type Settings = z.infer<typeof Settings>;
+
+export const DEFAULT_SETTINGS: Settings = Settings.parse({});
+
+export class SettingsError extends Error {}
+
+export async function loadSettings(path: string): Promise<Settings> {
+  const text = await readIfExists(path);
+  if (text === undefined) return DEFAULT_SETTINGS;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SettingsError(`${path}: not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = Settings.safeParse(raw);
+  if (!parsed.success) throw new SettingsError(`${path}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
