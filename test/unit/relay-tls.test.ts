@@ -1,23 +1,6 @@
-import { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
+import { clientHello } from '../helpers/tls.js';
 import { MAX_CLIENT_HELLO, MAX_CLIENT_HELLO_WIRE, TlsError, readClientHello } from '../../daemon/features/packages/relay/tls.js';
-
-/** The first flight of Node's own TLS client (`servername: ''`: no SNI). */
-function clientHello(servername: string): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const sink = new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        resolve(Buffer.from(chunk));
-        cb();
-      },
-    });
-    const t = tlsConnect({ socket: sink, servername });
-    t.on('error', () => undefined);
-    setImmediate(() => t.destroy());
-  });
-}
 
 const record = (type: number, body: Buffer) => Buffer.concat([Buffer.from([type, 3, 1, body.length >> 8, body.length & 255]), body]);
 const u16 = (n: number) => Buffer.from([n >> 8, n & 255]);

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { createServer as createHttp, type Server } from 'node:http';
 import { connect, createServer as createTcp, type AddressInfo, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { clientHello } from '../helpers/tls.js';
 import { RelayProxy, type ConnectPolicy, type RelayAudit } from '../../daemon/features/packages/relay/proxy.js';
 import { checkConnect, checkUpstream, parseAuthority } from '../../daemon/features/packages/relay/policy.js';
 import { DEFAULT_SETTINGS, Settings } from '../../daemon/core/settings.js';
@@ -100,22 +100,6 @@ beforeEach(() => {
   seen = undefined;
   connectPolicy = DEFAULT_CONNECT;
 });
-
-/** The ClientHello Node's own TLS client sends first (`servername: ''`: none). */
-function clientHello(servername: string): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const sink = new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        resolve(Buffer.from(chunk));
-        cb();
-      },
-    });
-    const t = tlsConnect({ socket: sink, servername });
-    t.on('error', () => undefined);
-    setImmediate(() => t.destroy());
-  });
-}
 
 /** CONNECT, then `after` into the tunnel; everything the client gets back until the proxy closes (or `enough` is seen). */
 function tunnel(target: string, after: Buffer, enough?: (got: Buffer) => boolean): Promise<Buffer> {
