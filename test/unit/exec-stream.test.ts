@@ -1,13 +1,14 @@
 import { mkdtempSync } from 'node:fs';
-import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sshExecServer } from '../helpers/ssh-exec-server.js';
 import { bridgeChannel } from '../../daemon/core/exec/stream.js';
 
-const { Client, Server, utils } = ssh2;
+const { Client } = ssh2;
 
 const MiB = 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 'y\n');
@@ -29,37 +30,27 @@ interface Flood {
  * window lets it, waiting for 'drain' as a well-behaved writer does.
  */
 function floodingHost(streams: 'stderr' | 'both', total: number, flood: Flood): Promise<number> {
-  const server = new Server({ hostKeys: [utils.generateKeyPairSync('ed25519').private] }, (conn) => {
-    conn.on('error', () => undefined);
-    conn.on('authentication', (ctx) => ctx.accept());
-    conn.on('ready', () => {
-      conn.on('session', (accept) => {
-        accept().on('exec', (acceptExec) => {
-          const ch = acceptExec();
-          const outs: Writable[] = streams === 'both' ? [ch, ch.stderr] : [ch.stderr];
-          let turn = 0;
-          const pump = () => {
-            flood.blocked = false;
-            while (flood.wrote < total) {
-              const out = outs[turn++ % outs.length]!;
-              flood.wrote += CHUNK.length;
-              if (!out.write(CHUNK)) {
-                flood.blocked = true;
-                out.once('drain', pump);
-                return;
-              }
-            }
-            flood.done = true;
-            ch.exit(0);
-            ch.end();
-          };
-          pump();
-        });
-      });
-    });
-  });
-  closers.push(() => server.close());
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  return sshExecServer((acceptExec) => {
+    const ch = acceptExec();
+    const outs: Writable[] = streams === 'both' ? [ch, ch.stderr] : [ch.stderr];
+    let turn = 0;
+    const pump = () => {
+      flood.blocked = false;
+      while (flood.wrote < total) {
+        const out = outs[turn++ % outs.length]!;
+        flood.wrote += CHUNK.length;
+        if (!out.write(CHUNK)) {
+          flood.blocked = true;
+          out.once('drain', pump);
+          return;
+        }
+      }
+      flood.done = true;
+      ch.exit(0);
+      ch.end();
+    };
+    pump();
+  }, closers);
 }
 
 function execOn(port: number): Promise<ClientChannel> {

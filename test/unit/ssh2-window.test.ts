@@ -1,8 +1,8 @@
-import type { AddressInfo } from 'node:net';
 import ssh2, { type ClientChannel, type ServerChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sshExecServer } from '../helpers/ssh-exec-server.js';
 
-const { Client, Server, utils } = ssh2;
+const { Client } = ssh2;
 
 // ssh2's own window and packet size for a channel it opens (lib/Channel.js)
 const WINDOW = 2 * 1024 * 1024;
@@ -26,26 +26,16 @@ afterEach(() => {
  * accounting, then the exit status, which towerd sees at once (requests take no window).
  */
 function hostileHost(kind: 'stdout' | 'stderr'): Promise<number> {
-  const server = new Server({ hostKeys: [utils.generateKeyPairSync('ed25519').private] }, (conn) => {
-    conn.on('error', () => undefined);
-    conn.on('authentication', (ctx) => ctx.accept());
-    conn.on('ready', () => {
-      conn.on('session', (accept) => {
-        accept().on('exec', (acceptExec) => {
-          const ch = acceptExec() as ServerChannel & Raw;
-          const proto = ch._client._protocol;
-          const chunk = Buffer.alloc(PACKET, 0x79);
-          for (let sent = 0; sent < FLOOD; sent += PACKET) {
-            if (kind === 'stdout') proto.channelData(ch.outgoing.id, chunk);
-            else proto.channelExtData(ch.outgoing.id, chunk, 1);
-          }
-          proto.exitStatus(ch.outgoing.id, 0);
-        });
-      });
-    });
-  });
-  closers.push(() => server.close());
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  return sshExecServer((acceptExec) => {
+    const ch = acceptExec() as ServerChannel & Raw;
+    const proto = ch._client._protocol;
+    const chunk = Buffer.alloc(PACKET, 0x79);
+    for (let sent = 0; sent < FLOOD; sent += PACKET) {
+      if (kind === 'stdout') proto.channelData(ch.outgoing.id, chunk);
+      else proto.channelExtData(ch.outgoing.id, chunk, 1);
+    }
+    proto.exitStatus(ch.outgoing.id, 0);
+  }, closers);
 }
 
 describe('ssh2 (patched): a peer that sends beyond the channel window', () => {
