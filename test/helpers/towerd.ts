@@ -107,6 +107,7 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
       clearTimeout(timer);
       resolvePromise({ code, stdout, stderr });
     });
+    p.stdin.on('error', () => undefined); // EPIPE: the command exited without reading its input
     p.stdin.end(opts.input ?? '');
   });
 }

@@ -1,15 +1,14 @@
 // The package relay for real: an offline host whose firewall drops all egress installs from the lab's Alpine
 // repository (served as dl-cdn.alpinelinux.org in the lab internet) through towerd's relay and the router.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APK_ROOT as ROOT, CDN_MAIN, apkRepo, type ApkRepo } from '../helpers/apkRepo.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { towerctl } from '../helpers/towerd.js';
-import { ALPINE_CDN, resolveOnHost } from '../lab/alpine/dns.js';
-import { installApkStandin } from '../lab/alpine/install.js';
-import { bigdataPackage, buildRepo, createSigningKey, exportPublicKey, helloPackages } from '../lab/alpine/repo.js';
-import { serveRepo, type RepoServer } from '../lab/alpine/serve.js';
+import { ALPINE_CDN } from '../lab/alpine/dns.js';
+import { bigdataPackage, helloPackages } from '../lab/alpine/repo.js';
+import type { RepoServer } from '../lab/alpine/serve.js';
 
 const root = process.getuid?.() === 0;
 /** A file's content, or null while it does not exist (the world file is saved just after apk exits). */
@@ -20,11 +19,9 @@ const readOrNull = (p: string): string | null => {
     return null;
   }
 };
-const ROOT = '/var/tmp/alpine'; // each lab host's own tmpfs: the stand-in installs there, never into the machine's /
 let t: LabDaemon;
+let repo: ApkRepo;
 let server: RepoServer;
-const repoDir = mkdtempSync(join(tmpdir(), 'tower-pkg-repo-'));
-const keysDir = mkdtempSync(join(tmpdir(), 'tower-pkg-keys-'));
 
 /** What a host looks like from inside, for before/after comparisons: its own /etc files, firewall and listeners. */
 async function hostSnapshot(name: string): Promise<string> {
@@ -34,27 +31,15 @@ async function hostSnapshot(name: string): Promise<string> {
 
 describe.skipIf(!root)('apk through the package relay', () => {
   beforeAll(async () => {
-    const key = createSigningKey();
-    buildRepo({ dir: repoDir, branch: 'v3.19', packages: [...helloPackages('1.0-r0'), bigdataPackage(32 * 1024 * 1024)], key });
-    const pub = exportPublicKey(key, keysDir);
     // sound off: its forward's listener on the host goes with the connection when towerd dies, and the crash test
     // compares the host's listeners before and after
     t = await labDaemon('p', { online: 1, offline: 1 }, { packages: { privilege: [], worldFile: `${ROOT}/etc/apk/world` }, desktop: { sound: 'off' } });
-    server = await serveRepo(t.lab, repoDir);
-    await resolveOnHost(t.lab, 'router'); // the router's sshd opens the relay's connections and resolves the CDN name
-    for (const h of ['off1', 'on1']) {
-      if (h === 'on1') await resolveOnHost(t.lab, 'on1');
-      await installApkStandin(t.lab, h, { root: ROOT, owner: 'tower' });
-      // the key goes in on stdin: hosts have a private /tmp, so they cannot read the test's files there
-      const setup = await t.lab.execHost(h, ['sh', '-c', `mkdir -p ${ROOT}/etc/apk/keys && printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories && cat > ${ROOT}/etc/apk/keys/${basename(pub)} && apk add --initdb >/dev/null`], { user: 'tower', input: readFileSync(pub, 'utf8') });
-      if (setup.code !== 0) throw new Error(`apk setup on ${h}: ${setup.stderr}`);
-    }
+    repo = await apkRepo(t.lab, ['off1', 'on1'], [...helloPackages('1.0-r0'), bigdataPackage(32 * 1024 * 1024)]);
+    server = repo.server;
   });
   afterAll(async () => {
-    await server?.stop();
+    await repo?.stop();
     await t?.close();
-    rmSync(repoDir, { recursive: true, force: true });
-    rmSync(keysDir, { recursive: true, force: true });
   });
 
   it('the offline host cannot reach the repository by itself', async () => {
@@ -106,7 +91,7 @@ describe.skipIf(!root)('apk through the package relay', () => {
 
   it('a repository host that is not allow-listed is refused and logged', async () => {
     // the host's own repositories file names another server (the lab internet by address)
-    await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${t.lab.internetIp}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: 'tower' });
+    await repo.setRepositories('off1', [`http://${t.lab.internetIp}/v3.19/main`]);
     try {
       const r = await towerctl(t.d, ['install', 'off1', 'hello']);
       expect(r.code).not.toBe(0);
@@ -116,7 +101,7 @@ describe.skipIf(!root)('apk through the package relay', () => {
       const logs = await towerctl(t.d, ['logs', '--level', 'warn', '-n', '20']);
       expect(logs.stdout).toMatch(/relay refused .*not an allowed repository host/);
     } finally {
-      await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: 'tower' });
+      await repo.setRepositories('off1', [CDN_MAIN]);
     }
   });
 
