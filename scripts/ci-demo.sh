@@ -19,10 +19,19 @@ fi
 cg="$cgbase/tower-ci-demo-$$"
 mkdir "$cg" || { echo "ci-demo: cannot create the cgroup $cg" >&2; exit 1; }
 
+# the processes in the demo's cgroup (cgroup.procs always has size 0: read it)
+procs() { cat "$cg/cgroup.procs" 2>/dev/null; }
+
 cleanup() {
   # whatever the demo left: kill it (only processes of this cgroup, i.e. started by this script), then its lab
-  if [ -s "$cg/cgroup.procs" ]; then xargs -r kill -KILL <"$cg/cgroup.procs" 2>/dev/null; sleep 0.5; fi
-  rmdir "$cg" 2>/dev/null
+  local left
+  left=$(procs)
+  if [ -n "$left" ]; then
+    # shellcheck disable=SC2086 # one pid a word
+    kill -KILL $left 2>/dev/null
+    for _ in $(seq 20); do [ -n "$(procs)" ] || break; sleep 0.1; done
+  fi
+  rmdir "$cg" 2>/dev/null || echo "ci-demo: cannot remove the cgroup $cg" >&2
   if [ -x "$tmp/tower/node_modules/.bin/tsx" ]; then (cd "$tmp/tower" && node_modules/.bin/tsx test/lab/cli.ts down --prefix "$prefix" >/dev/null 2>&1); fi
   rm -rf "$tmp"
 }
@@ -54,9 +63,9 @@ else problems+=("no screenshot at $tmp/screen.png")
 fi
 
 # left behind? give exiting processes a moment first
-for _ in $(seq 20); do [ -s "$cg/cgroup.procs" ] || break; sleep 0.25; done
-if [ -s "$cg/cgroup.procs" ]; then
-  problems+=("processes left: $(xargs -r ps -o pid=,args= -p <"$cg/cgroup.procs" | tr '\n' ';')")
+for _ in $(seq 20); do [ -n "$(procs)" ] || break; sleep 0.25; done
+if [ -n "$(procs)" ]; then
+  problems+=("processes left: $(procs | xargs -r ps -o pid=,args= -p | tr '\n' ';')")
 fi
 ns=$(ip netns list | awk -v p="$prefix-" 'index($1, p) == 1 { print $1 }' | tr '\n' ' ')
 [ -z "$ns" ] || problems+=("network namespaces left: $ns")
