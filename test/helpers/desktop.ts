@@ -174,7 +174,8 @@ function crc32(buf: Buffer): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
@@ -183,7 +184,7 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([head, data, crc]);
 }
 
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Writes `shot` as an 8-bit RGB PNG; `text` goes into tEXt chunks (keyword → value, Latin-1). */
 export function writePng(file: string, shot: Shot, text: Record<string, string> = {}): void {
@@ -197,8 +198,8 @@ export function writePng(file: string, shot: Shot, text: Record<string, string> 
     raw[y * stride] = 0; // filter type None
     for (let x = 0; x < shot.width; x++) raw.set(shot.rgb(x, y), y * stride + 1 + x * 3);
   }
-  const texts = Object.entries(text).map(([k, v]) => chunk('tEXt', Buffer.from(`${k}\0${v}`, 'latin1')));
-  writeFileSync(file, Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), ...texts, chunk('IDAT', deflateSync(raw, { level: 6 })), chunk('IEND', Buffer.alloc(0))]));
+  const texts = Object.entries(text).map(([k, v]) => pngChunk('tEXt', Buffer.from(`${k}\0${v}`, 'latin1')));
+  writeFileSync(file, Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr), ...texts, pngChunk('IDAT', deflateSync(raw, { level: 6 })), pngChunk('IEND', Buffer.alloc(0))]));
 }
 
 /** Reads an 8-bit RGB or RGBA, non-interlaced PNG (any filter types), and its tEXt chunks. */
