@@ -92,13 +92,14 @@ function teardown(): Promise<void> {
   })();
   return tornDown;
 }
+// Ctrl-C reaches the demo twice (from the terminal and relayed by npm and tsx): only the first one counts, and
+// none may end the process before the teardown is done.
 const onSignal = (sig: NodeJS.Signals) => {
+  if (tornDown) return;
   process.stderr.write(`\n${sig}: stopping\n`);
   void teardown().then(() => process.exit(sig === 'SIGINT' ? 130 : 143));
 };
-process.once('SIGINT', onSignal);
-process.once('SIGTERM', onSignal);
-process.once('SIGHUP', onSignal);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
 /** The thin client's session: towerctl on PATH, its socket, the X screen and the Wayland session. */
 const session: Record<string, string> = {};
@@ -291,13 +292,18 @@ try {
     out(`\n${bold('the lab stays up until Ctrl-C here.')} From a second terminal, as root, a shell on the thin client:`);
     out(`  nsenter --net=/run/netns/${lab.tcNetns} bash --rcfile ${rc} -i`);
     out('and in it, for example:');
-    out(`  towerctl status
-  towerctl watch                      # live events; Ctrl-C ends it
-  towerctl run ${HOST} xeyes              # another app of the offline host, on display ${display}
-  towerctl clip copy ${HOST} && wl-paste
-  towerctl relay ${HOST}
-  towerctl ssh ${HOST}                    # a shell on the offline host
-  ssh router hostname                 # plain OpenSSH with the lab's keys (the shell has an alias)`);
+    const examples: [string, string][] = [
+      ['towerctl status', ''],
+      ['towerctl watch', 'live events; Ctrl-C ends it'],
+      [`towerctl run ${HOST} xeyes`, `another app of the offline host, on display ${display}`],
+      [`towerctl clip copy ${HOST} --display ${app.display} && wl-paste`, "the xterm's clipboard"],
+      [`towerctl relay ${HOST}`, ''],
+      [`towerctl ssh ${HOST}`, 'a shell on the offline host'],
+      ['ssh router hostname', "plain OpenSSH with the lab's keys (an alias of this shell)"],
+    ];
+    const width = Math.max(...examples.map(([c]) => c.length)) + 2;
+    for (const [c, why] of examples) out(`  ${why ? `${c.padEnd(width)}# ${why}` : c}`);
+    out("Ctrl-C here tears it all down (a shell still open on the thin client ends with it).");
     await new Promise(() => undefined);
   }
 } catch (err) {
