@@ -3,7 +3,8 @@
 # only, no node_modules, no dist), so that the demo's own installation is what gets tested. Fails when the demo
 # fails, takes more than DEMO_MAX_SECONDS (default 60) after installing, saves a blank screenshot, or leaves
 # anything behind: a process (the demo runs in a cgroup of its own, which must be empty afterwards, orphans and
-# processes inside the lab's PID namespaces included), a network namespace or mount of its lab, its state folder.
+# processes inside the lab's PID namespaces included), a network namespace or mount of its lab, its state folder,
+# its temporary folders (tower-* in the TMPDIR it gets).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 max=${DEMO_MAX_SECONDS:-60}
@@ -44,6 +45,7 @@ echo "fresh clone of $(git rev-parse --short HEAD) in $tmp/tower (no node_module
 start=$(date +%s.%N)
 (
   echo "$BASHPID" >"$cg/cgroup.procs" || exit 99
+  mkdir -p "$tmp/tmpdir" && export TMPDIR="$tmp/tmpdir"
   cd "$tmp/tower" && exec npm run demo -- --prefix "$prefix" --screenshot "$tmp/screen.png"
 ) 2>&1 | tee "$tmp/demo.log"
 status=${PIPESTATUS[0]}
@@ -71,6 +73,8 @@ ns=$(ip netns list | awk -v p="$prefix-" 'index($1, p) == 1 { print $1 }' | tr '
 [ -z "$ns" ] || problems+=("network namespaces left: $ns")
 ! grep -q "tower-lab-$prefix\|/run/netns/$prefix-" /proc/self/mounts || problems+=("mounts left: $(grep "tower-lab-$prefix\|/run/netns/$prefix-" /proc/self/mounts | tr '\n' ';')")
 [ ! -e "/run/tower-lab-$prefix" ] || problems+=("state folder left: /run/tower-lab-$prefix")
+files=$(find "$tmp/tmpdir" -mindepth 1 -maxdepth 1 -name 'tower-*' 2>/dev/null | tr '\n' ' ')
+[ -z "$files" ] || problems+=("temporary files left in TMPDIR: $files")
 
 if [ ${#problems[@]} -gt 0 ]; then
   printf 'ci-demo: %s\n' "${problems[@]}" >&2
