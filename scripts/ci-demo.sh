@@ -39,6 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 git clone --quiet --no-hardlinks "$PWD" "$tmp/tower" || { echo "ci-demo: git clone failed" >&2; exit 1; }
+[ -z "$(git status --porcelain --untracked-files=no)" ] || echo "ci-demo: note: uncommitted changes of the checkout are not in the clone"
 [ ! -e "$tmp/tower/node_modules" ] || { echo "ci-demo: the clone has node_modules" >&2; exit 1; }
 echo "fresh clone of $(git rev-parse --short HEAD) in $tmp/tower (no node_modules); lab prefix $prefix"
 
