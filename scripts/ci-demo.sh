@@ -46,7 +46,8 @@ echo "fresh clone of $(git rev-parse --short HEAD) in $tmp/tower (no node_module
 start=$(date +%s.%N)
 (
   echo "$BASHPID" >"$cg/cgroup.procs" || exit 99
-  mkdir -p "$tmp/tmpdir" && export TMPDIR="$tmp/tmpdir"
+  # like /tmp: the lab's login user runs sway in a folder there
+  chmod 0711 "$tmp" && mkdir -m 1777 "$tmp/tmpdir" && export TMPDIR="$tmp/tmpdir"
   cd "$tmp/tower" && exec npm run demo -- --prefix "$prefix" --screenshot "$tmp/screen.png"
 ) 2>&1 | tee "$tmp/demo.log"
 status=${PIPESTATUS[0]}
