@@ -71,8 +71,10 @@ export async function startHeadlessSway(spawnPrefix: string[], runtimeDir: strin
   const [cmd, ...pre] = spawnPrefix;
   const proc = spawn(cmd!, [...pre, 'setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', 'sway', '-c', conf], {
     env: { PATH: process.env.PATH, HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir, WLR_BACKENDS: 'headless', WLR_LIBINPUT_NO_DEVICES: '1', WLR_RENDERER: 'pixman' },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let log = ''; // the end of sway's log, for an error message
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (log = (log + d).slice(-2000)));
   let waylandDisplay = '';
   try {
     await until(
@@ -83,7 +85,7 @@ export async function startHeadlessSway(spawnPrefix: string[], runtimeDir: strin
       },
       10_000,
     );
-    if (proc.exitCode !== null) throw new Error(`sway exited with ${proc.exitCode}`);
+    if (proc.exitCode !== null) throw new Error(`sway exited with ${proc.exitCode} (${runtimeDir} must be reachable by ${user}):\n${log.trim().split('\n').slice(-5).join('\n')}`);
   } catch (err) {
     await stopChild(proc);
     throw err;
@@ -250,6 +252,12 @@ export function readPng(file: string): Shot & { text: Record<string, string> } {
     }
   }
   return { width, height, text, rgb: (x, y) => [px[(y * width + x) * bpp]!, px[(y * width + x) * bpp + 1]!, px[(y * width + x) * bpp + 2]!] };
+}
+
+/** A window's geometry from `xwininfo -id ID`. */
+export function parseXwininfo(text: string): Rect {
+  const n = (k: string) => Number(new RegExp(`${k}:\\s+(-?\\d+)`).exec(text)?.[1]);
+  return { x: n('Absolute upper-left X'), y: n('Absolute upper-left Y'), width: n('Width'), height: n('Height') };
 }
 
 /** "WxH+X+Y" ↔ Rect, as the PNGs the demo writes name the app's window. */
