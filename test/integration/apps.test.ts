@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppInfo, Event } from '../../protocol/index.js';
 import { TowerClient } from '../../client/rpc.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
-import { checkScreenshot, countIn, readPng, saveScreenshot, screenshot as screenOf, startXScreen, type XScreen } from '../helpers/desktop.js';
+import { checkScreenshot, countIn, parseXwininfo, readPng, saveScreenshot, screenshot as screenOf, startXScreen, type Rect, type XScreen } from '../helpers/desktop.js';
 import { TOWERCTL, run, startDaemon, type RunningDaemon } from '../helpers/towerd.js';
 
 const root = process.getuid?.() === 0;
@@ -68,17 +68,7 @@ async function towerRun(argv: string[]): Promise<{ app: AppInfo; firstFrameMs: n
 /** The thin-client screen now. */
 const screenshot = () => screenOf(tcDisplay);
 
-interface Geometry {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-function parseXwininfo(out: string): Geometry {
-  const n = (k: string) => Number(new RegExp(`${k}:\\s+(-?\\d+)`).exec(out)?.[1]);
-  return { x: n('Absolute upper-left X'), y: n('Absolute upper-left Y'), width: n('Width'), height: n('Height') };
-}
+type Geometry = Rect;
 
 /** The viewer's window on the thin-client screen, found by its title, which starts with [HOST]. */
 async function viewerWindow(argv0: string): Promise<string | undefined> {
