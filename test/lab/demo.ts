@@ -163,9 +163,10 @@ try {
   Object.assign(session, { PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`, TOWER_SOCKET: t.d.socket });
   await mustTowerctl(['status']);
 
-  // the thin client's screen: the user's X display when there is one, otherwise an X server of the demo's own
+  // the thin client's screen: the user's X display when there is one that towerd's viewer can use (it gets DISPLAY
+  // and no X cookie), otherwise an X server of the demo's own
   let screen: XScreen | undefined;
-  const userDisplay = process.env.DISPLAY && (await run('xwininfo', ['-root'], { env: { ...process.env }, timeoutMs: 3000 })).code === 0 ? process.env.DISPLAY : undefined;
+  const userDisplay = process.env.DISPLAY && (await run('xwininfo', ['-root'], { env: { PATH: process.env.PATH, HOME: home, DISPLAY: process.env.DISPLAY }, timeoutMs: 3000 })).code === 0 ? process.env.DISPLAY : undefined;
   if (!userDisplay) {
     screen = await startXScreen({ geometry: '1280x800', spawnPrefix: lab.tcSpawnPrefix() });
     later('X screen', () => screen!.stop());
