@@ -197,12 +197,20 @@ try {
     }
     return undefined;
   };
-  const win = await until('the viewer window', viewer);
-  // the app's text drawn, not just the window mapped: xterm's background and its letters
-  await until('the app drawn in the viewer', async () => coloursIn(await screenshot(display), win) > 1);
-  await sleep(300);
+  await until('the viewer window', viewer);
+  // the app drawn in the viewer at its final size: the same geometry twice in a row, and xterm's background and
+  // its letters (more than one colour) inside it, in the very screenshot that is saved
+  let last: Rect | undefined;
+  const { win, shot } = await until('the app drawn in the viewer', async () => {
+    const g = await viewer();
+    const same = g && last && JSON.stringify(g) === JSON.stringify(last);
+    last = g;
+    if (!g || !same) return undefined;
+    const s = await screenshot(display);
+    return coloursIn(s, g) > 1 ? { win: g, shot: s } : undefined;
+  }, 15_000, 150);
   const png = resolve(values.screenshot);
-  const shown = saveScreenshot(png, await screenshot(display), win);
+  const shown = saveScreenshot(png, shot, win);
   const shotCheck = checkScreenshot(png);
   out(`screenshot of the thin client's screen: ${png}`);
   note(`(the viewer window "[${HOST}] xterm" at ${win.width}x${win.height}+${win.x}+${win.y}; ${shotCheck.colours} colours in its ${shown.width}x${shown.height} on the screen)`);
