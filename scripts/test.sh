@@ -4,6 +4,5 @@
 # Extra arguments go to vitest (e.g. `npm test -- --project unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/system-deps.sh
-[ -d node_modules ] || npm ci
+scripts/deps.sh
 exec npx vitest run "$@"

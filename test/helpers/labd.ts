@@ -16,7 +16,7 @@ export interface LabDaemon {
  * different test files apart; `settings` is written to towerd.json first.
  */
 export async function labDaemon(tag: string, opts: Partial<LabOptions> = {}, settings?: object): Promise<LabDaemon> {
-  const lab = await labUp({ home: tempHome(`tower-${tag}-`), prefix: `twlt${process.pid % 10000}${tag}`, online: 1, offline: 0, ...opts });
+  const lab = await labUp({ prefix: `twlt${process.pid % 10000}${tag}`, online: 1, offline: 0, ...opts, home: opts.home ?? tempHome(`tower-${tag}-`) });
   try {
     if (settings) {
       mkdirSync(join(lab.home, '.config', 'tower'), { recursive: true });

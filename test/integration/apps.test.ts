@@ -1,7 +1,7 @@
 // GUI apps from hosts, end to end with real programs: Xvnc, matchbox-window-manager, xterm and xlogo on a lab
 // host; towerd's TigerVNC viewer on a thin-client screen (another Xvnc, used as a plain X server here);
 // screenshots with xwd, input and geometry with xdotool and xwininfo.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppInfo, Event } from '../../protocol/index.js';
 import { TowerClient } from '../../client/rpc.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
+import { checkScreenshot, countIn, parseXwininfo, readPng, saveScreenshot, screenshot as screenOf, startXScreen, type Rect, type XScreen } from '../helpers/desktop.js';
 import { TOWERCTL, run, startDaemon, type RunningDaemon } from '../helpers/towerd.js';
 
 const root = process.getuid?.() === 0;
@@ -18,7 +19,7 @@ const missing = tools.filter((tool) => !(process.env.PATH ?? '').split(':').some
 let t: LabDaemon;
 let events: TowerClient;
 const seen: Event[] = [];
-let screen: ChildProcess | undefined;
+let screen: XScreen | undefined;
 let tcDisplay = '';
 let workDir = '';
 
@@ -64,55 +65,10 @@ async function towerRun(argv: string[]): Promise<{ app: AppInfo; firstFrameMs: n
   return JSON.parse(r.stdout) as { app: AppInfo; firstFrameMs: number };
 }
 
-interface Shot {
-  width: number;
-  height: number;
-  rgb(x: number, y: number): [number, number, number];
-}
+/** The thin-client screen now. */
+const screenshot = () => screenOf(tcDisplay);
 
-/** `xwd -root` of the thin-client screen, decoded (TrueColor, 32 bits per pixel, as Xvnc -depth 24 serves it). */
-async function screenshot(): Promise<Shot> {
-  const r = await new Promise<Buffer>((resolve, reject) => {
-    const p = spawn('xwd', ['-root', '-silent'], { env: { PATH: process.env.PATH, DISPLAY: tcDisplay } });
-    const chunks: Buffer[] = [];
-    p.stdout.on('data', (b: Buffer) => chunks.push(b));
-    p.on('error', reject);
-    p.on('close', () => resolve(Buffer.concat(chunks)));
-  });
-  const u = (i: number) => r.readUInt32BE(i * 4);
-  const headerSize = u(0);
-  const width = u(4);
-  const height = u(5);
-  const byteOrder = u(7);
-  const bpp = u(11);
-  const bytesPerLine = u(12);
-  const [rm, gm, bm] = [u(14), u(15), u(16)];
-  const ncolors = u(19);
-  expect(bpp).toBe(32);
-  const data = headerSize + ncolors * 12;
-  const shift = (m: number) => Math.log2(m & -m);
-  return {
-    width,
-    height,
-    rgb: (x, y) => {
-      const off = data + y * bytesPerLine + x * 4;
-      const v = byteOrder === 0 ? r.readUInt32LE(off) : r.readUInt32BE(off);
-      return [(v & rm) >>> shift(rm), (v & gm) >>> shift(gm), (v & bm) >>> shift(bm)];
-    },
-  };
-}
-
-interface Geometry {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-function parseXwininfo(out: string): Geometry {
-  const n = (k: string) => Number(new RegExp(`${k}:\\s+(-?\\d+)`).exec(out)?.[1]);
-  return { x: n('Absolute upper-left X'), y: n('Absolute upper-left Y'), width: n('Width'), height: n('Height') };
-}
+type Geometry = Rect;
 
 /** The viewer's window on the thin-client screen, found by its title, which starts with [HOST]. */
 async function viewerWindow(argv0: string): Promise<string | undefined> {
@@ -125,17 +81,6 @@ async function viewerWindow(argv0: string): Promise<string | undefined> {
 }
 
 const isRed = ([r, g, b]: [number, number, number]) => r > 200 && g < 60 && b < 60;
-
-function countIn(shot: Shot, g: Geometry, pred: (p: [number, number, number]) => boolean, step = 4): { hits: number; total: number } {
-  let hits = 0;
-  let total = 0;
-  for (let y = Math.max(0, g.y); y < Math.min(shot.height, g.y + g.height); y += step)
-    for (let x = Math.max(0, g.x); x < Math.min(shot.width, g.x + g.width); x += step) {
-      total++;
-      if (pred(shot.rgb(x, y))) hits++;
-    }
-  return { hits, total };
-}
 
 function waitEvent(pred: (e: Event) => boolean, timeoutMs = 15_000, from = 0): Promise<Event> {
   return until('an event', () => seen.slice(from).find(pred), timeoutMs);
@@ -154,13 +99,8 @@ describe.skipIf(!root || missing.length > 0)('GUI apps from hosts (towerctl run)
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), 'tower-apps-test-'));
     // the thin client's screen: an X server (TigerVNC's Xvnc, serving nothing over VNC) the viewer draws on
-    screen = spawn('Xvnc', ['-displayfd', '3', '-rfbport', '-1', '-SecurityTypes', 'None', '-geometry', '1600x1000', '-depth', '24', '-nolisten', 'tcp'], {
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    });
-    let fd = '';
-    screen.stdio[3]!.on('data', (b: Buffer) => (fd += b.toString()));
-    await until('the thin-client X server', () => /\d+\n/.test(fd), 10_000);
-    tcDisplay = `:${fd.trim()}`;
+    screen = await startXScreen({ geometry: '1600x1000' });
+    tcDisplay = screen.display;
     t = await labDaemon('g', { online: 1 }, { desktop: { closeGraceMs: 1000 } });
     events = await TowerClient.connect(t.d.socket, { validate: true });
     await events.subscribe(['apps'], (e) => seen.push(e));
@@ -169,7 +109,7 @@ describe.skipIf(!root || missing.length > 0)('GUI apps from hosts (towerctl run)
   afterAll(async () => {
     events?.close();
     await t?.close();
-    screen?.kill('SIGTERM');
+    await screen?.stop();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
@@ -205,6 +145,12 @@ describe.skipIf(!root || missing.length > 0)('GUI apps from hosts (towerctl run)
     const shot = await screenshot();
     const red = countIn(shot, vg, isRed);
     expect(red.hits / red.total).toBeGreaterThan(0.5);
+    // saved as the demo saves it: a PNG of the whole screen that shows the app (not one colour) where its window is
+    const png = join(workDir, 'screen.png');
+    saveScreenshot(png, shot, vg);
+    expect(checkScreenshot(png)).toMatchObject({ window: vg, width: shot.width, height: shot.height, colours: expect.any(Number) });
+    const saved = readPng(png);
+    for (const [x, y] of [[vg.x + 5, vg.y + 5], [vg.x + vg.width - 3, vg.y + vg.height - 3], [0, 0]] as const) expect(saved.rgb(x, y)).toEqual(shot.rgb(x, y));
 
     // the window manager keeps the app maximized: its frame is the whole remote desktop, i.e. the viewer
     const hostGeom = await until('the app maximized', async () => {

@@ -1,12 +1,12 @@
 // The clipboard for real: a headless sway in the thin-client namespace with real wl-copy/wl-paste, an Xvfb with
 // real xclip on lab hosts, towerd in between; explicit and auto modes, off, the size cap, TowerOS's 5556/5557.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TowerClient } from '../../client/rpc.js';
 import type { AppInfo, ClipboardTransfer, Event } from '../../protocol/index.js';
+import { startHeadlessSway, startXScreen, type Sway } from '../helpers/desktop.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { run, TOWERCTL } from '../helpers/towerd.js';
 
@@ -15,7 +15,7 @@ const root = process.getuid?.() === 0;
 const appTools = ['Xvnc', 'vncviewer', 'matchbox-window-manager', 'wmctrl', 'xauth', 'xlogo', 'xdotool'].filter((tool) => !(process.env.PATH ?? '').split(':').some((d) => existsSync(join(d, tool))));
 const CAP = 1024 * 1024;
 let t: LabDaemon;
-let sway: ChildProcess | undefined;
+let sway: Sway | undefined;
 let events: TowerClient | undefined;
 const transfers: ClipboardTransfer[] = [];
 const rt = mkdtempSync(join(tmpdir(), 'tower-clip-rt-'));
@@ -65,30 +65,6 @@ async function setDesktop(desktop: object): Promise<void> {
   await t.client.call('daemon.reload');
 }
 
-/** The lab's login user (sway refuses to run as root). */
-function chownToLabUser(path: string): void {
-  chownSync(path, Number(execFileSync('id', ['-u', 'tower'], { encoding: 'utf8' })), Number(execFileSync('id', ['-g', 'tower'], { encoding: 'utf8' })));
-}
-
-function startSway(): Promise<void> {
-  chownToLabUser(rt);
-  const conf = join(rt, 'sway.conf');
-  writeFileSync(conf, 'xwayland disable\n');
-  const [cmd, ...pre] = t.lab.tcSpawnPrefix();
-  sway = spawn(cmd!, [...pre, 'setpriv', '--reuid=tower', '--regid=tower', '--init-groups', '--', 'sway', '-c', conf], {
-    env: { PATH: process.env.PATH, HOME: rt, XDG_RUNTIME_DIR: rt, WLR_BACKENDS: 'headless', WLR_LIBINPUT_NO_DEVICES: '1', WLR_RENDERER: 'pixman' },
-    stdio: 'ignore',
-  });
-  return until(
-    'sway’s Wayland socket',
-    () => {
-      waylandDisplay = readdirSync(rt).find((f) => /^wayland-\d+$/.test(f)) ?? '';
-      return waylandDisplay !== '';
-    },
-    10_000,
-  );
-}
-
 async function startXvfb(host: string): Promise<void> {
   await t.lab.execHost(host, ['sh', '-c', 'Xvfb :5 -nolisten tcp -screen 0 640x480x24 >/dev/null 2>&1 &'], { user: 'tower' });
   await until(`Xvfb :5 on ${host}`, async () => (await t.lab.execHost(host, ['xclip', '-o', '-display', ':5'], { user: 'tower' })).stderr.includes("Can't open display") === false, 10_000);
@@ -101,7 +77,8 @@ function lastTransfer(): ClipboardTransfer | undefined {
 describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', () => {
   beforeAll(async () => {
     t = await labDaemon('cb', { online: 2, offline: 0, router: false });
-    await startSway();
+    sway = await startHeadlessSway(t.lab.tcSpawnPrefix(), rt);
+    waylandDisplay = sway.waylandDisplay;
     await startXvfb('on1');
     events = await TowerClient.connect(t.d.socket, { validate: true });
     await events.subscribe(['clipboard'], (e: Event) => {
@@ -110,11 +87,7 @@ describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', ()
   }, 120_000);
   afterAll(async () => {
     events?.close();
-    if (sway && sway.exitCode === null) {
-      const gone = new Promise((r) => sway!.once('exit', r));
-      sway.kill('SIGTERM');
-      await gone;
-    }
+    await sway?.stop();
     await t?.close();
     rmSync(rt, { recursive: true, force: true });
   });
@@ -172,13 +145,10 @@ describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', ()
 
   it.skipIf(appTools.length > 0)('with an app of towerd (towerctl run): its display and X cookie are used, before other X displays', async () => {
     // the viewer needs a screen: an Xvnc used as a plain X server, as in apps.test.ts
-    const screen = spawn('Xvnc', ['-displayfd', '3', '-rfbport', '-1', '-SecurityTypes', 'None', '-geometry', '800x600', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
-    let fd = '';
-    screen.stdio[3]!.on('data', (b: Buffer) => (fd += b.toString()));
+    const screen = await startXScreen({ geometry: '800x600' });
     let app: AppInfo | undefined;
     try {
-      await until('the thin-client X server', () => /\d+\n/.test(fd), 10_000);
-      const started = await run(process.execPath, [TOWERCTL, 'run', '--json', 'on1', '--', 'xlogo'], { env: { ...t.d.env, DISPLAY: `:${fd.trim()}`, NO_COLOR: '1' }, timeoutMs: 30_000 });
+      const started = await run(process.execPath, [TOWERCTL, 'run', '--json', 'on1', '--', 'xlogo'], { env: { ...t.d.env, DISPLAY: screen.display, NO_COLOR: '1' }, timeoutMs: 30_000 });
       expect(started.code, started.stderr).toBe(0);
       app = (JSON.parse(started.stdout) as { app: AppInfo }).app;
       const env = ['env', `DISPLAY=${app.display}`, `XAUTHORITY=${app.hostDir}/Xauthority`];
@@ -198,7 +168,7 @@ describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', ()
       await until('the app’s display to hold the text', async () => (await t.lab.execHost('on1', [...env, 'xclip', '-o', '-selection', 'clipboard'], { user: 'tower' })).stdout === back, 5000);
     } finally {
       if (app) await t.client.call('apps.close', { id: app.id }).catch(() => undefined);
-      screen.kill('SIGTERM');
+      await screen.stop();
     }
   });
 

@@ -1,17 +1,15 @@
 // The package relay for real: an offline host whose firewall drops all egress installs from the lab's Alpine
 // repository (served as dl-cdn.alpinelinux.org in the lab internet) through towerd's relay and the router.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APK_ROOT as ROOT, APK_SETTINGS, CDN_MAIN, apkRepo, type ApkRepo } from '../helpers/apkRepo.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { towerctl } from '../helpers/towerd.js';
-import { ALPINE_CDN, resolveOnHost } from '../lab/alpine/dns.js';
-import { installApkStandin } from '../lab/alpine/install.js';
-import { APK_ROOT, defaultProfile } from '../lab/lab.js';
-import { bigdataPackage, buildRepo, createSigningKey, exportPublicKey, helloPackages } from '../lab/alpine/repo.js';
-import { serveRepo, type RepoServer } from '../lab/alpine/serve.js';
+import { ALPINE_CDN } from '../lab/alpine/dns.js';
+import { bigdataPackage, helloPackages } from '../lab/alpine/repo.js';
+import type { RepoServer } from '../lab/alpine/serve.js';
 
 const root = process.getuid?.() === 0;
 /** A file's content, or null while it does not exist (the world file is saved just after apk exits). */
@@ -22,14 +20,9 @@ const readOrNull = (p: string): string | null => {
     return null;
   }
 };
-// On an Alpine-like host: the host's own apk (its root /run/alpine), run as root through towerd's default `sudo`,
-// which is doas there. On the Debian profile (no doas): the stand-in in the login user's /var/tmp/alpine, no privilege.
-const alpine = defaultProfile() === 'alpine';
-const ROOT = alpine ? APK_ROOT : '/var/tmp/alpine'; // each lab host's own tmpfs, never the machine's /
 let t: LabDaemon;
+let repo: ApkRepo;
 let server: RepoServer;
-const repoDir = mkdtempSync(join(tmpdir(), 'tower-pkg-repo-'));
-const keysDir = mkdtempSync(join(tmpdir(), 'tower-pkg-keys-'));
 
 /**
  * What a hostile package command on off1 tries through the relay (run in apk's place, with the relay in
@@ -111,28 +104,15 @@ async function hostSnapshot(name: string): Promise<string> {
 
 describe.skipIf(!root)('apk through the package relay', () => {
   beforeAll(async () => {
-    const key = createSigningKey();
-    buildRepo({ dir: repoDir, branch: 'v3.19', packages: [...helloPackages('1.0-r0'), bigdataPackage(32 * 1024 * 1024)], key });
-    const pub = exportPublicKey(key, keysDir);
-    // sound off: its forward's listener on the host goes with the connection when towerd dies, and the crash test
-    // compares the host's listeners before and after
-    const packages = alpine ? { worldFile: `${ROOT}/etc/apk/world` } : { privilege: [], worldFile: `${ROOT}/etc/apk/world` };
-    t = await labDaemon('p', { online: 1, offline: 1, hostPackages: [] }, { packages, desktop: { sound: 'off' } });
-    server = await serveRepo(t.lab, repoDir);
-    await resolveOnHost(t.lab, 'router'); // the router's sshd opens the relay's connections and resolves the CDN name
-    for (const h of ['off1', 'on1']) {
-      if (h === 'on1') await resolveOnHost(t.lab, 'on1');
-      if (!alpine) await installApkStandin(t.lab, h, { root: ROOT, owner: 'tower' });
-      // the key goes in on stdin: hosts have a private /tmp, so they cannot read the test's files there
-      const setup = await t.lab.execHost(h, ['sh', '-c', `mkdir -p ${ROOT}/etc/apk/keys && printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories && cat > ${ROOT}/etc/apk/keys/${basename(pub)} && apk add --initdb >/dev/null`], { user: alpine ? undefined : 'tower', input: readFileSync(pub, 'utf8') });
-      if (setup.code !== 0) throw new Error(`apk setup on ${h}: ${setup.stderr}`);
-    }
+    // stock hosts; sound off: its forward's listener on the host goes with the connection when towerd dies, and the
+    // crash test compares the host's listeners before and after
+    t = await labDaemon('p', { online: 1, offline: 1, hostPackages: [] }, { packages: APK_SETTINGS, desktop: { sound: 'off' } });
+    repo = await apkRepo(t.lab, ['off1', 'on1'], [...helloPackages('1.0-r0'), bigdataPackage(32 * 1024 * 1024)]);
+    server = repo.server;
   });
   afterAll(async () => {
-    await server?.stop();
+    await repo?.stop();
     await t?.close();
-    rmSync(repoDir, { recursive: true, force: true });
-    rmSync(keysDir, { recursive: true, force: true });
   });
 
   it('the offline host cannot reach the repository by itself', async () => {
@@ -184,7 +164,7 @@ describe.skipIf(!root)('apk through the package relay', () => {
 
   it('a repository host that is not allow-listed is refused and logged', async () => {
     // the host's own repositories file names another server (the lab internet by address)
-    await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${t.lab.internetIp}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: alpine ? undefined : 'tower' });
+    await repo.setRepositories('off1', [`http://${t.lab.internetIp}/v3.19/main`]);
     try {
       const r = await towerctl(t.d, ['install', 'off1', 'hello']);
       expect(r.code).not.toBe(0);
@@ -194,7 +174,7 @@ describe.skipIf(!root)('apk through the package relay', () => {
       const logs = await towerctl(t.d, ['logs', '--level', 'warn', '-n', '20']);
       expect(logs.stdout).toMatch(/relay refused .*not an allowed repository host/);
     } finally {
-      await t.lab.execHost('off1', ['sh', '-c', `printf '%s\\n' 'http://${ALPINE_CDN}/v3.19/main' > ${ROOT}/etc/apk/repositories`], { user: alpine ? undefined : 'tower' });
+      await repo.setRepositories('off1', [CDN_MAIN]);
     }
   });
 
