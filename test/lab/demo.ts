@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AppInfo } from '../../protocol/index.js';
 import { APK_ROOT, APK_SETTINGS, CDN_MAIN, apkRepo, type ApkRepo } from '../helpers/apkRepo.js';
-import { shellQuote } from '../../daemon/util/shell.js';
+import { shellQuote } from '../../daemon/core/util/shell.js';
 import { checkScreenshot, coloursIn, parseXwininfo, saveScreenshot, screenshot, startHeadlessSway, startXScreen, type Rect, type Sway, type XScreen } from '../helpers/desktop.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { TOWERCTL, run, tempHome } from '../helpers/towerd.js';
