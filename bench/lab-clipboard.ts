@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { TowerClient } from '../client/rpc.js';
 import { TOWERCTL, startDaemon } from '../test/helpers/towerd.js';
 import type { RunningLab } from '../test/lab/lab.js';
-import { fmtDur, isRoot, median, printNotes, skipped, sleep, spawnBackground, withLab, type LabRow } from './lab-common.js';
+import { fmtDur, isRoot, median, printNotes, skipped, spawnBackground, withLab, type LabRow } from './lab-common.js';
 import { printRows } from './stats.js';
+import { until } from '../test/helpers/until.js';
 
 const ROUNDS = Number(process.env.CLIP_ROUNDS ?? 20);
 const TARGET_MS = 100;
@@ -24,14 +25,6 @@ function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     p.once('error', reject);
     p.once('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`\`${argv.join(' ')}\` exited ${code}: ${err}`))));
   });
-}
-
-async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 export async function benchClipboard(): Promise<LabRow[]> {

@@ -11,6 +11,7 @@ import { TowerClient } from '../../client/rpc.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { checkScreenshot, countIn, parseXwininfo, readPng, saveScreenshot, screenshot as screenOf, startXScreen, type Rect, type XScreen } from '../helpers/desktop.js';
 import { TOWERCTL, run, startDaemon, type RunningDaemon } from '../helpers/towerd.js';
+import { until } from '../helpers/until.js';
 
 const root = process.getuid?.() === 0;
 const tools = ['Xvnc', 'vncviewer', 'xdotool', 'xwd', 'xwininfo', 'xprop', 'xev', 'xrandr', 'matchbox-window-manager', 'wmctrl', 'xterm', 'xlogo', 'xauth'];
@@ -24,16 +25,6 @@ let tcDisplay = '';
 let workDir = '';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** A command on the thin-client screen (no stdin: short-lived X tools may exit before it could be written). */
 function onScreenRun(args: string[]): Promise<{ code: number | null; stdout: string }> {

@@ -9,6 +9,7 @@ import type { AppInfo, ClipboardTransfer, Event } from '../../protocol/index.js'
 import { startHeadlessSway, startXScreen, type Sway } from '../helpers/desktop.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { run, TOWERCTL } from '../helpers/towerd.js';
+import { until } from '../helpers/until.js';
 
 const root = process.getuid?.() === 0;
 /** what `towerctl run` needs, for the test with a real app (its own Xvnc and Xauthority on the host) */
@@ -23,14 +24,6 @@ let waylandDisplay = '';
 
 const settingsFile = () => join(t.lab.home, '.config', 'tower', 'towerd.json');
 const wlEnv = () => ({ XDG_RUNTIME_DIR: rt, WAYLAND_DISPLAY: waylandDisplay });
-
-async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** towerctl from "the sway session": its Wayland variables, towerd's socket given explicitly. */
 function clip(args: string[]) {

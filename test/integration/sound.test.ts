@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { towerctl } from '../helpers/towerd.js';
+import { until } from '../helpers/until.js';
 
 const root = process.getuid?.() === 0;
 const RATE = 44100;
@@ -46,7 +47,7 @@ function rms(raw: Buffer): number {
   return Math.sqrt(sum / n);
 }
 
-function startPulse(): Promise<void> {
+async function startPulse(): Promise<void> {
   const cfg = join(dir, 'tc.pa');
   writeFileSync(cfg, ['load-module module-null-sink sink_name=tower_test', 'set-default-sink tower_test', `load-module module-native-protocol-unix socket=${socket}`,
     // a TowerOS-style thin client: the native protocol on loopback TCP (TowerOS's line, plus listen=127.0.0.1)
@@ -58,16 +59,7 @@ function startPulse(): Promise<void> {
     env: { PATH: process.env.PATH, HOME: dir, XDG_RUNTIME_DIR: dir, XDG_CONFIG_HOME: join(dir, 'config') },
     stdio: 'ignore',
   });
-  return until('PulseAudio on the thin client', async () => (await t.lab.execTc(['pactl', 'info'], { env: { PULSE_SERVER: `unix:${socket}`, HOME: dir } })).code === 0, 10_000);
-}
-
-/** Poll (bounded) until `ok` holds; outside a test too (hooks). */
-async function until(what: string, ok: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until('PulseAudio on the thin client', async () => (await t.lab.execTc(['pactl', 'info'], { env: { PULSE_SERVER: `unix:${socket}`, HOME: dir } })).code === 0, 10_000);
 }
 
 async function stopPulse(): Promise<void> {

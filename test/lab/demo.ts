@@ -17,6 +17,7 @@ import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { TOWERCTL, run, tempHome } from '../helpers/towerd.js';
 import { helloPackages } from './alpine/repo.js';
 import { labDownPrefix, labDownStale } from './lab.js';
+import { until } from '../helpers/until.js';
 
 const { values } = parseArgs({
   options: {
@@ -55,17 +56,6 @@ const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
 const note = (s: string) => out(dim(s));
 let stepNo = 0;
 const step = (s: string) => out(`\n${bold(`${++stepNo}. ${s}`)}  ${dim(`(${((Date.now() - t0) / 1000).toFixed(1)} s)`)}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 // Everything started is stopped in reverse order; the lab's own teardown (every process in its namespaces and
 // every host init) comes last and also runs when something was half-built.
