@@ -39,7 +39,7 @@ export const packageMethods = {
       .check(z.refine((p) => p.action === 'upgrade' || p.packages.length > 0, 'add and del need at least one package')),
     result: z.object({ id: z.string(), relayed: z.boolean() }),
   },
-  'packages.audit': {
+  'relay.trail': {
     description: 'What the package relay fetched for each host and what it refused (most recent first), with counts.',
     params: z.strictObject({ host: z.optional(HostName), limit: z._default(z.int().check(z.gte(1), z.lte(1000)), 50) }),
     result: z.object({

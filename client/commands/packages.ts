@@ -26,7 +26,7 @@ Exit status: apk's own; 4 when the host (or, for an offline host, the router) is
 connection was lost during the command.`;
 
 /** `towerctl relay`: per host its counts, then its recent requests. Targets and reasons are what a host sent. */
-export function renderRelayAudit(hosts: Result<'packages.audit'>['hosts']): string {
+export function renderRelayTrail(hosts: Result<'relay.trail'>['hosts']): string {
   let out = '';
   for (const h of hosts) {
     out += `${esc(h.name)}: ${h.fetches} fetched (${h.bytes} bytes received, ${h.sent} sent), ${h.refusals} refused, ${h.failures} failed\n`;
@@ -85,9 +85,9 @@ export function register(program: Command): void {
     .action(async (host: string | undefined, opts: { lines: string; json?: boolean }, cmd: Command) => {
       const limit = Number(opts.lines);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--lines takes a number from 1 to 1000');
-      const { hosts } = await withClient(cmd, (c) => c.call('packages.audit', host ? { host, limit } : { limit }));
+      const { hosts } = await withClient(cmd, (c) => c.call('relay.trail', host ? { host, limit } : { limit }));
       if (opts.json) return print(json(hosts));
       if (hosts.length === 0) return print('The relay has not been used since towerd started.\n');
-      print(renderRelayAudit(hosts));
+      print(renderRelayTrail(hosts));
     });
 }

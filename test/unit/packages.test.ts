@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { apkArgv, privilegeMissing, privilegeMissingMessage, privilegeProbe } from '../../daemon/features/packages/command.js';
 import { shellJoin } from '../../daemon/core/util/shell.js';
-import { RelayAuditLog, auditTarget } from '../../daemon/features/packages/relay/trail.js';
+import { RelayTrail, auditTarget } from '../../daemon/features/packages/relay/trail.js';
 import { PackageName, packageMethods } from '../../protocol/packages.js';
 
 describe('package commands', () => {
@@ -31,7 +31,7 @@ describe('package commands', () => {
   });
 
   it('the audit log counts per host and keeps the most recent records first', () => {
-    const log = new RelayAuditLog(2);
+    const log = new RelayTrail(2);
     log.record({ host: 'vault', kind: 'fetch', method: 'GET', target: 'a', status: 200, bytes: 10, sent: 40 }, 1);
     log.record({ host: 'vault', kind: 'refused', method: 'GET', target: 'b', bytes: 0, sent: 0, reason: 'no' }, 2);
     log.record({ host: 'vault', kind: 'fetch', method: 'GET', target: 'c', status: 200, bytes: 5, sent: 2 }, 3);
@@ -43,7 +43,7 @@ describe('package commands', () => {
   });
 
   it('the audit keeps a target with control and non-ASCII bytes percent-encoded', () => {
-    const log = new RelayAuditLog();
+    const log = new RelayTrail();
     const target = 'http://dl-cdn.alpinelinux.org/v3.19/\x1b]52;c;aGk=\x07\x9bé x';
     expect(log.record({ host: 'vault', kind: 'refused', method: 'GET', target, bytes: 0, sent: 0, reason: 'no' }, 1).target).toBe(
       'http://dl-cdn.alpinelinux.org/v3.19/%1B]52;c;aGk=%07%C2%9B%C3%A9%20x',

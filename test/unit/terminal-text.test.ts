@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { renderRecord } from '../../client/commands/logs.js';
-import { renderRelayAudit } from '../../client/commands/packages.js';
+import { renderRelayTrail } from '../../client/commands/packages.js';
 import { renderStatus } from '../../client/commands/status.js';
 import { renderList, renderResults } from '../../client/commands/updates.js';
 import { escapeControls, json } from '../../client/render.js';
@@ -40,7 +40,7 @@ describe('escapeControls', () => {
 
 describe('renderings of host-controlled text', () => {
   it('towerctl relay: a request target with OSC 52 is shown, not obeyed', () => {
-    const out = renderRelayAudit([
+    const out = renderRelayTrail([
       {
         name: 'office',
         fetches: 0,

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Core } from '../../core/feature.js';
 import type { PackagesPort } from '../../core/ports.js';
 import { ptyOptions, runStreamed } from '../../core/exec/run.js';
-import type { RelayAuditLog } from './relay/trail.js';
+import type { RelayTrail } from './relay/trail.js';
 import type { Implementation } from '../../core/rpc/dispatch.js';
 
-export function packageMethods(core: Core, apk: PackagesPort, trail: RelayAuditLog): Implementation {
+export function packageMethods(core: Core, apk: PackagesPort, trail: RelayTrail): Implementation {
   return {
     'packages.run': async ({ host, action, packages, pty }, conn) => {
       const run = await apk.open(host);
@@ -30,6 +30,6 @@ export function packageMethods(core: Core, apk: PackagesPort, trail: RelayAuditL
       });
       return { id, relayed: run.relayed };
     },
-    'packages.audit': ({ host, limit }) => ({ hosts: trail.summary(host, limit) }),
+    'relay.trail': ({ host, limit }) => ({ hosts: trail.summary(host, limit) }),
   };
 }

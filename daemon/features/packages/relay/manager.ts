@@ -3,7 +3,7 @@ import type { Logger } from '../../../core/log.js';
 import { RelayProxy, type RelayAudit } from './proxy.js';
 import type { RelayRule } from './policy.js';
 import type { Supervisor } from '../../../core/ssh/supervisor.js';
-import type { RelayAuditLog } from './trail.js';
+import type { RelayTrail } from './trail.js';
 
 export interface RelaySettings {
   allow: RelayRule[];
@@ -33,7 +33,7 @@ export class RelayManager {
   constructor(
     private readonly supervisor: () => Supervisor | undefined,
     private readonly settings: () => RelaySettings,
-    private readonly audit: RelayAuditLog,
+    private readonly audit: RelayTrail,
     private readonly log: Logger,
   ) {}
 

@@ -13,14 +13,14 @@ interface HostAudit {
 /**
  * A request target as the audit keeps it: every byte outside printable ASCII (controls, spaces, DEL, anything
  * non-ASCII) percent-encoded as in a URL. The relay accepts any non-whitespace byte in a target, and the trail
- * is shown and handed on (`packages.audit`) as text, where an escape sequence from a host has no business.
+ * is shown and handed on (`relay.trail`) as text, where an escape sequence from a host has no business.
  */
 export function auditTarget(s: string): string {
   return s.replace(/[^\x21-\x7e]+/g, (run) => [...Buffer.from(run, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
 }
 
 /** Per host: counts since towerd started and the last `keep` records. In memory only: it is not a cache. */
-export class RelayAuditLog {
+export class RelayTrail {
   private readonly hosts = new Map<string, HostAudit>();
 
   constructor(private readonly keep = 200) {}
