@@ -289,7 +289,8 @@ elif mode == 'W':
 
 /** Start HOST_SERVER on a host (as the login user, like any app there) and wait until it listens. */
 export async function startHostServer(lab: RunningLab, host: string, port: number): Promise<void> {
-  const r = await lab.execHost(host, ['bash', '-c', `nohup ${PYTHON} -c "$0" ${port} >/dev/null 2>&1 & echo started`, HOST_SERVER], { user: lab.host(host).user });
+  // the host's own sh (busybox ash on the Alpine-like profile, which has no nohup); the server outlives it anyway
+  const r = await lab.execHost(host, ['sh', '-c', `${PYTHON} -c "$0" ${port} </dev/null >/dev/null 2>&1 & echo started`, HOST_SERVER], { user: lab.host(host).user });
   if (!r.stdout.includes('started')) throw new Error(`server on ${host} did not start: ${r.stderr}`);
   const ok = await lab.execHost(host, ['bash', '-c', `for i in $(seq 100); do ss -tln | grep -q '127.0.0.1:${port} ' && exit 0; sleep 0.05; done; exit 1`]);
   if (ok.code !== 0) throw new Error(`server on ${host} is not listening on 127.0.0.1:${port}`);
