@@ -43,6 +43,8 @@ const TARGET_AWAY_SYN_PER_S = 5;
 const TARGET_AWAY_CPU_PCT = 1;
 /** towerd again with this initial V8 heap (MB), to show what its collections cost */
 const HEAP_MB = 64;
+/** the V8 flags of the second towerd the GC rows compare against (BENCH_TOWERD_FLAGS, space-separated) */
+const ALT_FLAGS = process.env.BENCH_TOWERD_FLAGS?.split(' ').filter(Boolean) ?? [`--initial-heap-size=${HEAP_MB}`];
 
 const sshConfig = (lab: RunningLab) => join(lab.home, '.ssh', 'config');
 const tcEnv = (lab: RunningLab) => ({ ...process.env, HOME: lab.home });
@@ -246,7 +248,7 @@ export async function benchForward(): Promise<Row[]> {
     const ssh2Default = await startSsh2(lab, { nodeFlags: ['--trace-gc'] }, scope);
     const ssh2Chacha = await startSsh2(lab, { cipher: 'chacha20-poly1305@openssh.com' }, scope);
     const traced = await startTowerdWith(lab, ['--trace-gc'], scope);
-    const bigHeap = await startTowerdWith(lab, [`--initial-heap-size=${HEAP_MB}`], scope);
+    const bigHeap = await startTowerdWith(lab, ALT_FLAGS, scope);
     // towerd passes no algorithms to ssh2: the standalone client with defaults negotiates what towerd does
     const towerdCipher = ssh2Cipher(ssh2Default.info);
 
@@ -257,7 +259,7 @@ export async function benchForward(): Promise<Row[]> {
       ssh2Chacha: { label: 'ssh2 standalone', port: ssh2Chacha.info.port, pid: ssh2Chacha.bg.pid, cipher: ssh2Cipher(ssh2Chacha.info), reps: 3 },
       opensshGcm: { label: 'OpenSSH', port: 17002, pid: opensshGcm.bg.pid, cipher: opensshGcm.cipher, reps: 3 },
       towerdTraced: { label: 'towerd --trace-gc', port: traced.port, pid: traced.bg.pid, cipher: towerdCipher, reps: 3, gcTrace: () => traced.bg.stdout() },
-      towerdHeap: { label: `towerd --initial-heap-size=${HEAP_MB}`, port: bigHeap.port, pid: bigHeap.bg.pid, cipher: towerdCipher, reps: 3 },
+      towerdHeap: { label: `towerd ${ALT_FLAGS.join(' ')}`, port: bigHeap.port, pid: bigHeap.bg.pid, cipher: towerdCipher, reps: 3 },
     } satisfies Record<string, Path>;
 
     const { bytes, results: T } = await throughput(lab, Object.values(P));
@@ -308,8 +310,8 @@ export async function benchForward(): Promise<Row[]> {
     for (const dir of DIRS) {
       gc.push({ ...cpuRow(`V8 background threads' CPU per GB, towerd vs standalone ssh2, ${arrow(dir)}`, cpuOf(P.towerd, dir, 'otherCpuPerGB'), cpuOf(P.ssh2, dir, 'otherCpuPerGB')), note: gcNote(dir) });
     }
-    for (const dir of DIRS) gc.push(compareRow(`towerd --initial-heap-size=${HEAP_MB} vs towerd, ${arrow(dir)}`, t(P.towerdHeap, dir), t(P.towerd, dir)));
-    for (const dir of DIRS) gc.push(cpuRow(`CPU per GB, towerd --initial-heap-size=${HEAP_MB} vs towerd, ${arrow(dir)}`, cpuOf(P.towerdHeap, dir, 'cpuPerGB'), cpuOf(P.towerd, dir, 'cpuPerGB')));
+    for (const dir of DIRS) gc.push(compareRow(`towerd ${ALT_FLAGS.join(' ')} vs towerd, ${arrow(dir)}`, t(P.towerdHeap, dir), t(P.towerd, dir)));
+    for (const dir of DIRS) gc.push(cpuRow(`CPU per GB, towerd ${ALT_FLAGS.join(' ')} vs towerd, ${arrow(dir)}`, cpuOf(P.towerdHeap, dir, 'cpuPerGB'), cpuOf(P.towerd, dir, 'cpuPerGB')));
     printRows(`Why, garbage collection: more towerd processes on the same home with V8 flags, own sockets (median of ${P.towerdHeap.reps}; MB/s baseline: towerd as started)`, gc);
     printNotes([
       ...DIRS.map(gcNote),
