@@ -18,7 +18,8 @@ import { splice } from '../../core/forwards/splice.js';
 import { CONTROL, DIR_NAME_RE, LAUNCH, SUPERVISOR, parseHostApps, parseLaunch, type HostAppLine } from './hostscript.js';
 import { FirstFrameWatch } from './rfb.js';
 import { listenPrivate } from '../../core/util/private-socket.js';
-import { setWindowClass, viewerArgv, viewerEnv, watchWindowSize, windowsOf } from './viewer.js';
+import { viewerArgv, viewerEnv } from './viewer.js';
+import { setWindowClass, watchWindowSize, windowsOf } from './xwindow.js';
 
 /** What the manager needs from the daemon. */
 export interface AppDeps {
