@@ -1,24 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFile, unlink } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
-import type { Client } from 'ssh2';
-import * as z from 'zod/mini';
-import { ViewerEnv, type AppInfo, type AppState, type Event, type ViewerState } from '../../../protocol/index.js';
-import { runCaptured } from '../../core/exec/run.js';
+import type { AppInfo, AppState, Event, ViewerEnv } from '../../../protocol/index.js';
 import type { Logger } from '../../core/log.js';
 import type { Registry } from '../../core/registry/registry.js';
 import { TowerError } from '../../core/errors.js';
 import type { Settings } from '../../core/settings.js';
 import type { HostSession } from '../../core/ssh/session.js';
 import type { Supervisor } from '../../core/ssh/supervisor.js';
-import { ensurePrivateDir, writeFileAtomic } from '../../core/util/fs.js';
-import { splice } from '../../core/forwards/splice.js';
-import { CONTROL, DIR_NAME_RE, LAUNCH, SUPERVISOR, parseHostApps, parseLaunch, type HostAppLine } from './hostscript.js';
-import { FirstFrameWatch } from './rfb.js';
-import { listenPrivate } from '../../core/util/private-socket.js';
-import { setWindowClass, viewerArgv, viewerEnv, watchWindowSize, windowsOf } from './viewer.js';
+import { ensurePrivateDir } from '../../core/util/fs.js';
+import { ViewerBridge } from './bridge.js';
+import { controlOnHost, hostOutcome, launchOnHost, listOnHost, outcomeOnHost, resizeOnHost } from './hostops.js';
+import { AppRecords, appInfo, type AppRecord } from './records.js';
+import { Viewer } from './viewer.js';
 
 /** What the manager needs from the daemon. */
 export interface AppDeps {
@@ -35,101 +27,56 @@ export interface AppDeps {
   runtimeDir: string;
 }
 
-interface App {
-  id: string;
-  host: string;
-  argv: string[];
-  dirName: string;
-  hostDir: string;
-  display: string;
-  pid: number;
-  startedAt: Date;
-  env: ViewerEnv;
+/** One app: its record, where its life stands, and the two parts that show it here. */
+interface App extends AppRecord {
   state: AppState;
-  viewer: ViewerState;
   exitCode: number | null;
-  socket: string;
-  server: Server | undefined;
-  proc: ChildProcess | undefined;
-  /** the viewer is being stopped by towerd itself (app gone, towerd stopping): its exit means nothing */
-  stoppingViewer: boolean;
-  /** which side ended the last viewer connection first */
-  lastEnd: 'viewer' | 'host' | undefined;
-  viewerErr: string;
-  frameWaiters: { resolve(): void; reject(e: Error): void }[];
-  /** stops of the viewer window's size watchers */
-  watchers: (() => void)[];
-  /** fast resize: the size asked for last, whether a resize runs on the host, the size applied last */
-  wantSize: { w: number; h: number } | undefined;
-  resizing: boolean;
-  appliedSize: string;
-  exitWaiters: (() => void)[];
-  respawns: number[];
-  conns: Set<Socket>;
+  readonly bridge: ViewerBridge;
+  readonly viewer: Viewer;
+  readonly exitWaiters: (() => void)[];
 }
-
-const Record_ = z.object({
-  id: z.string().check(z.regex(/^a[0-9]{1,9}$/)),
-  host: z.string(),
-  argv: z.array(z.string()),
-  dirName: z.string().check(z.regex(DIR_NAME_RE)),
-  hostDir: z.string(),
-  display: z.string(),
-  pid: z.int(),
-  startedAt: z.iso.datetime(),
-  env: ViewerEnv,
-});
-const StateFile = z.object({ next: z.int(), apps: z.array(Record_) });
 
 /** Read the state afresh (awaits in between change it; a plain comparison would be narrowed away). */
 function exitedNow(app: { state: AppState }): boolean {
   return app.state === 'exited';
 }
 
-const RESPAWN_WINDOW_MS = 30_000;
-const RESPAWN_MAX = 5;
-
 /**
- * GUI apps on hosts: each runs in its own Xvnc on its host under a detached supervisor (hostscript.ts)
- * and is shown here by a VNC viewer towerd spawns, connected to a private Unix socket of towerd that is bridged to
- * the app's Xvnc socket over the host's supervised SSH connection.
+ * GUI apps on hosts: each runs in its own Xvnc on its host under a detached supervisor (hostscript.ts, hostops.ts)
+ * and is shown here by a VNC viewer towerd spawns (viewer.ts), connected to a private Unix socket of towerd that is
+ * bridged to the app's Xvnc socket over the host's supervised SSH connection (bridge.ts). This class holds the apps'
+ * lifecycle: launch, close, exit, and what follows a viewer going or a host coming back.
  */
 export class AppManager {
   private readonly apps = new Map<string, App>();
-  private next = 1;
+  private readonly records: AppRecords;
   /** app folders being launched: a reconcile running meanwhile must not take them for leftovers */
   private readonly pending = new Set<string>();
   private readonly attached = new Set<string>();
   private readonly hostQueues = new Map<string, Promise<void>>();
   private stopped = false;
 
-  constructor(private readonly deps: AppDeps) {}
+  constructor(private readonly deps: AppDeps) {
+    this.records = new AppRecords(join(deps.runtimeDir, 'apps.json'));
+  }
 
   private get appsDir(): string {
     return join(this.deps.runtimeDir, 'apps');
-  }
-
-  private get stateFile(): string {
-    return join(this.deps.runtimeDir, 'apps.json');
   }
 
   /** Load the records a previous towerd left and watch every host, to reattach or clean up when it is online. */
   async start(): Promise<void> {
     await ensurePrivateDir(this.appsDir);
     try {
-      const parsed = StateFile.safeParse(JSON.parse(await readFile(this.stateFile, 'utf8')));
-      if (parsed.success) {
-        this.next = parsed.data.next;
-        for (const r of parsed.data.apps) {
-          if (!this.deps.registry.get(r.host)) continue;
-          const app = this.newApp({ ...r, startedAt: new Date(r.startedAt) });
-          app.state = 'running';
-          this.apps.set(app.id, app);
-          await this.listen(app);
-        }
+      for (const r of await this.records.load()) {
+        if (!this.deps.registry.get(r.host)) continue;
+        const app = this.newApp(r);
+        app.state = 'running';
+        this.apps.set(app.id, app);
+        await app.bridge.listen();
       }
     } catch {
-      // no records: nothing to reattach
+      // a socket that cannot be bound: the apps not reattached yet are cleaned up as unknown when their host is online
     }
     for (const h of this.deps.registry.list()) this.watchHost(h.name);
   }
@@ -161,35 +108,24 @@ export class AppManager {
     if (!env.DISPLAY && !env.WAYLAND_DISPLAY) throw new TowerError('InvalidParams', 'no graphical environment: DISPLAY or WAYLAND_DISPLAY is needed to show the app');
     const s = this.deps.connected(host);
     const settings = this.deps.settings().desktop;
-    const id = `a${this.next++}`;
-    const dirName = `${id}-${randomBytes(4).toString('hex')}`;
+    const { id, dirName } = this.records.allocate();
     const title = `[${host}] ${basename(argv[0]!)}`.slice(0, 120);
-    const grace = String(settings.closeGraceMs / 1000);
     this.watchHost(host);
     this.pending.add(dirName);
     let app: App;
     try {
-      const r = await runCaptured(
-        s,
-        ['sh', '-c', LAUNCH, 'tower-app', SUPERVISOR, dirName, String(settings.width), String(settings.height), grace, title, this.deps.pulseServer(host), '--', ...argv],
-        30_000,
-      );
-      const launched = parseLaunch(r.stdout);
-      if (!launched.ok) throw new TowerError('AppFailed', `${host}: ${launched.error}`);
-      app = this.newApp({ id, host, argv, dirName, hostDir: launched.value.dir, display: launched.value.display, pid: launched.value.pid, startedAt: new Date(), env });
+      const at = await launchOnHost(s, host, { dirName, width: settings.width, height: settings.height, closeGraceMs: settings.closeGraceMs, title, pulse: this.deps.pulseServer(host), argv });
+      app = this.newApp({ id, host, argv, dirName, hostDir: at.dir, display: at.display, pid: at.pid, startedAt: new Date(), env });
       this.apps.set(id, app);
-    } catch (err) {
-      if (err instanceof TowerError) throw err;
-      throw new TowerError('AppFailed', `cannot start the app on ${host}: ${(err as Error).message}`);
     } finally {
       this.pending.delete(dirName);
     }
     this.deps.log.info({ host, app: id, argv0: argv[0], display: app.display, pid: app.pid }, 'app started');
     try {
-      await this.listen(app);
+      await app.bridge.listen();
       await this.persist();
-      const shown = this.firstFrame(app, settings.startTimeoutMs);
-      const decorated = this.spawnViewer(app, 'started');
+      const shown = app.viewer.firstFrame(settings.startTimeoutMs);
+      const decorated = app.viewer.start('started');
       await shown;
       await decorated;
     } catch (err) {
@@ -216,8 +152,8 @@ export class AppManager {
     this.stopped = true;
     await this.persist().catch(() => undefined);
     for (const app of this.apps.values()) {
-      this.stopViewer(app);
-      await this.unlisten(app);
+      app.viewer.stop();
+      await app.bridge.close();
     }
   }
 
@@ -225,8 +161,8 @@ export class AppManager {
   forgetHost(host: string): void {
     this.attached.delete(host);
     for (const app of [...this.apps.values()].filter((a) => a.host === host)) {
-      this.stopViewer(app);
-      void this.unlisten(app);
+      app.viewer.stop();
+      void app.bridge.close();
       this.apps.delete(app.id);
       this.deps.log.info({ host, app: app.id }, 'host removed: app forgotten');
     }
@@ -239,250 +175,71 @@ export class AppManager {
     return [...this.apps.values()].filter((a) => a.host === host && a.state !== 'exited').sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime());
   }
 
-  private newApp(r: { id: string; host: string; argv: string[]; dirName: string; hostDir: string; display: string; pid: number; startedAt: Date; env: ViewerEnv }): App {
-    return {
-      ...r,
-      state: 'starting',
-      viewer: 'detached',
-      exitCode: null,
-      socket: join(this.appsDir, `${r.id}.sock`),
-      server: undefined,
-      proc: undefined,
-      stoppingViewer: false,
-      lastEnd: undefined,
-      viewerErr: '',
-      frameWaiters: [],
-      watchers: [],
-      wantSize: undefined,
-      resizing: false,
-      appliedSize: '',
-      exitWaiters: [],
-      respawns: [],
-      conns: new Set(),
-    };
+  private newApp(r: AppRecord): App {
+    const socket = join(this.appsDir, `${r.id}.sock`);
+    const viewer = new Viewer(r, socket, {
+      settings: () => this.deps.settings().desktop,
+      log: this.deps.log,
+      wanted: () => !this.stopped && !exitedNow(app),
+      changed: (v, reason) => this.deps.publish({ type: 'app.viewer', topic: 'apps', app: this.info(app), viewer: v, reason }),
+      gone: () => this.enqueue(r.host, () => this.settle(app)),
+      resizeHost: (w, h) => {
+        const s = this.session(r.host);
+        return s && resizeOnHost(s, r.dirName, w, h);
+      },
+    });
+    const bridge = new ViewerBridge(
+      socket,
+      r,
+      {
+        session: () => this.deps.supervisor()?.get(r.host),
+        open: () => !exitedNow(app),
+        shown: (how) => viewer.shown(how),
+        ended: (by) => viewer.connectionEnded(by),
+        unreachable: (message) => viewer.unreachable(message),
+      },
+      this.deps.log,
+    );
+    const app: App = { ...r, state: 'starting', exitCode: null, bridge, viewer, exitWaiters: [] };
+    return app;
   }
 
   private info(a: App): AppInfo {
-    return {
-      id: a.id,
-      host: a.host,
-      argv: a.argv,
-      state: a.state,
-      viewer: a.viewer,
-      display: a.display,
-      pid: a.pid,
-      hostDir: a.hostDir,
-      startedAt: a.startedAt.toISOString(),
-      uptimeMs: Date.now() - a.startedAt.getTime(),
-      exitCode: a.exitCode,
-    };
+    return appInfo(a, { state: a.state, viewer: a.viewer.state, exitCode: a.exitCode });
   }
 
-  private async persist(): Promise<void> {
-    const apps = [...this.apps.values()]
-      .filter((a) => a.state !== 'exited')
-      .map((a) => ({ id: a.id, host: a.host, argv: a.argv, dirName: a.dirName, hostDir: a.hostDir, display: a.display, pid: a.pid, startedAt: a.startedAt.toISOString(), env: a.env }));
-    await writeFileAtomic(this.stateFile, JSON.stringify({ next: this.next, apps }));
+  private persist(): Promise<void> {
+    return this.records.save([...this.apps.values()].filter((a) => a.state !== 'exited'));
   }
 
-  /** towerd's end of the viewer: a 0600 Unix socket; each connection is bridged to the app's Xvnc socket on the host. */
-  private async listen(app: App): Promise<void> {
-    await unlink(app.socket).catch(() => undefined);
-    const server = createServer((sock) => this.accept(app, sock));
-    server.on('error', (err) => this.deps.log.warn({ app: app.id, err: err.message }, 'viewer socket error'));
-    await listenPrivate(server, app.socket);
-    app.server = server;
-  }
-
-  private async unlisten(app: App): Promise<void> {
-    for (const c of app.conns) c.destroy();
-    const server = app.server;
-    app.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
-    await unlink(app.socket).catch(() => undefined);
-  }
-
-  private accept(app: App, sock: Socket): void {
-    sock.on('error', () => undefined);
-    const client: Client | undefined = this.deps.supervisor()?.get(app.host)?.connection;
-    if (!client || app.state === 'exited') return void sock.destroy();
-    app.conns.add(sock);
-    let ended: 'viewer' | 'host' | undefined;
-    sock.once('close', () => (ended ??= 'viewer'));
-    client.openssh_forwardOutStreamLocal(`${app.hostDir}/vnc.sock`, (err, ch) => {
-      if (err || sock.destroyed) {
-        ch?.destroy();
-        sock.destroy();
-        app.conns.delete(sock);
-        if (err) app.viewerErr = `cannot reach the app's display on ${app.host}: ${err.message}`;
-        return;
-      }
-      this.deps.supervisor()?.get(app.host)?.trackChannel(ch);
-      ch.once('close', () => (ended ??= 'host'));
-      const watch = new FirstFrameWatch((how) => this.shown(app, how));
-      const onData = (b: Buffer) => {
-        watch.push(b);
-        if (watch.done) ch.off('data', onData);
-      };
-      ch.on('data', onData);
-      splice(sock, ch, { toHost: () => undefined, fromHost: () => undefined }, () => {
-        app.conns.delete(sock);
-        app.lastEnd = ended;
-      });
-    });
-  }
-
-  private shown(app: App, how: 'update' | 'unparsed'): void {
-    this.deps.log.info({ host: app.host, app: app.id, how }, 'viewer showing the app');
-    for (const w of app.frameWaiters.splice(0)) w.resolve();
-    this.setViewer(app, 'attached', 'first framebuffer update');
-  }
-
-  private setViewer(app: App, v: ViewerState, reason: string): void {
-    if (app.viewer === v) return;
-    app.viewer = v;
-    this.deps.publish({ type: 'app.viewer', topic: 'apps', app: this.info(app), viewer: v, reason });
-  }
-
-  private firstFrame(app: App, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        app.frameWaiters = app.frameWaiters.filter((w) => w !== waiter);
-        reject(new TowerError('AppFailed', `the viewer showed nothing within ${timeoutMs} ms${app.viewerErr ? `: ${app.viewerErr}` : ''}`));
-      }, timeoutMs);
-      const waiter = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e: Error) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      app.frameWaiters.push(waiter);
-    });
-  }
-
-  private spawnViewer(app: App, why: string): Promise<void> {
-    if (this.stopped || app.proc || app.state === 'exited') return Promise.resolve();
-    const argv = viewerArgv(this.deps.settings().desktop.viewer, app.socket);
-    app.viewerErr = '';
-    app.lastEnd = undefined;
-    let child: ChildProcess;
-    try {
-      child = spawn(argv[0]!, argv.slice(1), { env: viewerEnv(app.env), stdio: ['ignore', 'ignore', 'pipe'] });
-    } catch (err) {
-      app.viewerErr = `cannot start the viewer ${argv[0]}: ${(err as Error).message}`;
-      for (const w of app.frameWaiters.splice(0)) w.reject(new TowerError('AppFailed', app.viewerErr));
-      return Promise.resolve();
-    }
-    app.proc = child;
-    this.deps.log.info({ host: app.host, app: app.id, pid: child.pid, why }, 'viewer started');
-    child.stderr!.on('data', (b: Buffer) => {
-      app.viewerErr = (app.viewerErr + b.toString('utf8')).slice(-2000);
-    });
-    child.on('error', (err) => {
-      app.viewerErr = `cannot start the viewer ${argv[0]}: ${err.message}`;
-    });
-    child.on('close', (code, signal) => {
-      if (app.proc === child) app.proc = undefined;
-      for (const stop of app.watchers.splice(0)) stop();
-      const wasStopping = app.stoppingViewer;
-      app.stoppingViewer = false;
-      this.deps.log.info({ host: app.host, app: app.id, code, signal }, 'viewer exited');
-      const tail = app.viewerErr.trim().split('\n').slice(-3).join(' ').slice(0, 500);
-      for (const w of app.frameWaiters.splice(0)) w.reject(new TowerError('AppFailed', `the viewer exited before showing the app${tail ? `: ${tail}` : ''}`));
-      if (app.state === 'exited' || wasStopping || this.stopped) return;
-      this.setViewer(app, 'detached', app.lastEnd === 'host' ? 'the connection to the app ended' : 'the viewer was closed');
-      this.enqueue(app.host, () => this.settle(app));
-    });
-    return this.decorate(app, child);
-  }
-
-  /** The viewer's window: class tower-HOST for sway's rules, and its size followed at once (desktop.fastResize). */
-  private async decorate(app: App, child: ChildProcess): Promise<void> {
-    const s = this.deps.settings().desktop;
-    const env = viewerEnv(app.env);
-    if (!child.pid || !env.DISPLAY || (!s.viewerClass && !s.fastResize)) return;
-    const ids = await windowsOf(child.pid, env, s.startTimeoutMs);
-    if (app.proc !== child) return;
-    if (s.viewerClass && !(await setWindowClass(ids, `tower-${app.host}`, env))) this.deps.log.warn({ app: app.id }, 'could not set the viewer window class (is xdotool installed?)');
-    if (s.fastResize && app.proc === child) for (const id of ids) app.watchers.push(watchWindowSize(id, env, (w, h) => this.resize(app, w, h)));
-  }
-
-  /** Resize the app's screen to the viewer's new size now (one resize on the host at a time; the latest size wins). */
-  private resize(app: App, w: number, h: number): void {
-    if (!this.deps.settings().desktop.fastResize || w < 64 || h < 64 || w > 16384 || h > 16384) return;
-    app.wantSize = { w, h };
-    if (app.resizing) return;
-    app.resizing = true;
-    void (async () => {
-      try {
-        while (app.wantSize && app.state !== 'exited') {
-          const want = app.wantSize;
-          app.wantSize = undefined;
-          const size = `${want.w}x${want.h}`;
-          if (size === app.appliedSize) continue;
-          const s = this.deps.supervisor()?.get(app.host);
-          if (!s?.connection) break;
-          const r = await runCaptured(s, ['sh', '-c', CONTROL, 'tower-apps', 'resize', app.dirName, String(want.w), String(want.h)], 5000);
-          if (r.code === 0) app.appliedSize = size;
-          else this.deps.log.debug({ app: app.id, size, code: r.code, err: r.stderr }, 'resize on the host failed; the viewer’s own request follows');
-        }
-      } catch (err) {
-        this.deps.log.debug({ app: app.id, err: (err as Error).message }, 'resize on the host failed');
-      } finally {
-        app.resizing = false;
-      }
-    })();
-  }
-
-  private stopViewer(app: App): void {
-    if (!app.proc) return;
-    app.stoppingViewer = true;
-    app.proc.kill('SIGTERM');
+  /** The host's session while it is connected. */
+  private session(host: string): HostSession | undefined {
+    const s = this.deps.supervisor()?.get(host);
+    return s?.connection ? s : undefined;
   }
 
   /** The viewer is gone: find out why from the host, and close the app, reattach, or wait for the host. */
   private async settle(app: App): Promise<void> {
     if (app.state === 'exited' || app.state === 'starting') return;
-    const s = this.deps.supervisor()?.get(app.host);
-    if (!s?.connection) return; // the host is away: reattached when it is back (watchHost)
-    const line = await this.hostLine(s, app).catch(() => 'unknown' as const);
-    if (line === 'unknown') return;
-    if (!line || line.state !== 'running') return this.finish(app, line && line.status !== '-' ? Number(line.status) : null, 'exited');
+    const s = this.session(app.host);
+    if (!s) return; // the host is away: reattached when it is back (watchHost)
+    const outcome = await outcomeOnHost(s, app.dirName);
+    if (outcome === 'unknown') return;
+    if (!outcome.running) return this.finish(app, outcome.code, 'exited');
     if (app.state === 'closing') return;
-    if (app.lastEnd === 'host') return this.respawn(app, 'the connection came back');
+    if (app.viewer.lostHost) return app.viewer.respawn('the connection came back');
     // the user closed the viewer window: close the app with it
     this.deps.log.info({ host: app.host, app: app.id }, 'viewer closed: closing the app');
     await this.closeApp(app).catch((err: unknown) => this.deps.log.warn({ app: app.id, err: (err as Error).message }, 'closing the app failed'));
   }
 
-  private respawn(app: App, why: string): void {
-    const now = Date.now();
-    app.respawns = app.respawns.filter((t) => now - t < RESPAWN_WINDOW_MS);
-    if (app.respawns.length >= RESPAWN_MAX) {
-      this.deps.log.warn({ host: app.host, app: app.id }, 'the viewer keeps failing; not restarting it until the host reconnects');
-      return;
-    }
-    app.respawns.push(now);
-    void this.spawnViewer(app, why);
-  }
-
-  private async hostLine(s: HostSession, app: App): Promise<HostAppLine | undefined> {
-    const r = await runCaptured(s, ['sh', '-c', CONTROL, 'tower-apps', 'list'], 10_000);
-    if (r.code !== 0) throw new Error(`listing apps failed (${r.code})`);
-    return parseHostApps(r.stdout).find((l) => l.name === app.dirName);
-  }
-
   private async closeApp(app: App): Promise<void> {
     if (app.state === 'exited') return;
-    const s = this.deps.supervisor()?.get(app.host);
-    if (!s?.connection) throw new TowerError('HostUnavailable', `${app.host} is not connected`);
+    const s = this.session(app.host);
+    if (!s) throw new TowerError('HostUnavailable', `${app.host} is not connected`);
     app.state = 'closing';
     const exited = new Promise<void>((r) => app.exitWaiters.push(r));
-    await runCaptured(s, ['sh', '-c', CONTROL, 'tower-apps', 'close', app.dirName], 10_000);
+    await controlOnHost(s, 'close', app.dirName);
     const grace = this.deps.settings().desktop.closeGraceMs;
     const deadline = Date.now() + 2 * grace + 5000;
     const done = () => exitedNow(app);
@@ -490,11 +247,11 @@ export class AppManager {
       const tick = new Promise((r) => setTimeout(r, 250));
       await Promise.race([exited, tick]);
       if (done()) break;
-      const cur = this.deps.supervisor()?.get(app.host);
-      if (!cur?.connection) throw new TowerError('HostUnavailable', `${app.host} went away while ${app.id} was closing`);
-      const line = await this.hostLine(cur, app).catch(() => 'unknown' as const);
-      if (line === 'unknown') continue;
-      if (!line || line.state !== 'running') this.finish(app, line && line.status !== '-' ? Number(line.status) : null, 'closed');
+      const cur = this.session(app.host);
+      if (!cur) throw new TowerError('HostUnavailable', `${app.host} went away while ${app.id} was closing`);
+      const outcome = await outcomeOnHost(cur, app.dirName);
+      if (outcome === 'unknown') continue;
+      if (!outcome.running) this.finish(app, outcome.code, 'closed');
     }
     if (!done()) throw new TowerError('AppFailed', `${app.id} did not exit within ${2 * grace + 5000} ms`);
   }
@@ -503,17 +260,17 @@ export class AppManager {
     if (app.state === 'exited') return;
     app.state = 'exited';
     app.exitCode = code;
-    this.stopViewer(app);
-    if (app.viewer === 'attached') this.setViewer(app, 'detached', why);
+    app.viewer.stop();
+    app.viewer.detach(why);
     this.apps.delete(app.id);
     for (const w of app.exitWaiters.splice(0)) w();
-    for (const w of app.frameWaiters.splice(0)) w.reject(new TowerError('AppFailed', `the app exited (status ${code ?? 'unknown'})`));
+    app.viewer.fail(new TowerError('AppFailed', `the app exited (status ${code ?? 'unknown'})`));
     this.deps.log.info({ host: app.host, app: app.id, code, why }, 'app exited');
     this.deps.publish({ type: 'app.exited', topic: 'apps', app: this.info(app) });
-    void this.unlisten(app);
+    void app.bridge.close();
     void this.persist().catch(() => undefined);
-    const s = this.deps.supervisor()?.get(app.host);
-    if (s?.connection) void runCaptured(s, ['sh', '-c', CONTROL, 'tower-apps', 'clean', app.dirName], 10_000).catch(() => undefined);
+    const s = this.session(app.host);
+    if (s) void controlOnHost(s, 'clean', app.dirName).catch(() => undefined);
   }
 
   /** Follow a host's connection: each time it is up, reconcile what it runs with what towerd knows. */
@@ -535,28 +292,26 @@ export class AppManager {
   }
 
   private async reconcile(host: string): Promise<void> {
-    const s = this.deps.supervisor()?.get(host);
-    if (!s?.connection || this.stopped) return;
-    const r = await runCaptured(s, ['sh', '-c', CONTROL, 'tower-apps', 'list'], 10_000);
-    if (r.code !== 0) throw new Error(`listing apps failed (${r.code})`);
-    const lines = new Map(parseHostApps(r.stdout).map((l) => [l.name, l]));
-    const mine = [...this.apps.values()].filter((a) => a.host === host);
-    for (const app of mine) {
+    const s = this.session(host);
+    if (!s || this.stopped) return;
+    const lines = await listOnHost(s);
+    for (const app of [...this.apps.values()].filter((a) => a.host === host)) {
       const line = lines.get(app.dirName);
       lines.delete(app.dirName);
       if (app.state === 'starting') continue;
-      if (!line || line.state !== 'running') {
-        this.finish(app, line && line.status !== '-' ? Number(line.status) : null, 'exited while away');
+      const outcome = hostOutcome(line);
+      if (!outcome.running) {
+        this.finish(app, outcome.code, 'exited while away');
         continue;
       }
-      app.respawns = [];
-      if (!app.proc && app.state !== 'closing') void this.spawnViewer(app, 'host is back');
+      app.viewer.forgetRespawns();
+      if (!app.viewer.running && app.state !== 'closing') void app.viewer.start('host is back');
     }
     for (const line of lines.values()) {
       if (this.pending.has(line.name)) continue;
       const verb = line.state === 'running' ? 'discard' : 'clean';
       this.deps.log.info({ host, folder: line.name, state: line.state }, line.state === 'running' ? 'closing an app no towerd knows' : 'removing a finished app folder');
-      await runCaptured(s, ['sh', '-c', CONTROL, 'tower-apps', verb, line.name], 10_000);
+      await controlOnHost(s, verb, line.name);
     }
   }
 }
