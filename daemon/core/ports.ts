@@ -8,6 +8,8 @@ export interface AppsPort {
   displays(host: string): string[];
   displayEnv?(host: string, display: string): { DISPLAY: string; XAUTHORITY: string } | undefined;
   running(host: string): number;
+  /** `fn` hears of every change of a host's app displays (an app started or exited); the result stops it */
+  watchDisplays?(fn: (host: string) => void): () => void;
 }
 
 /** The sound feature: a host's sound state, why it is down, and where the host's apps send their sound. */

@@ -2,6 +2,16 @@ import type { Endpoint, ForwardDirection, ForwardInfo } from '../../../protocol/
 import type { Logger } from '../log.js';
 import type { Attachment, HostSession } from '../ssh/session.js';
 
+/**
+ * What the owner of a forward hears, so that it follows its host's connection through the forward instead of
+ * looking at it now and then: the forward's state moved (the host's listener was bound, the connection went), or
+ * the forward is gone (closed by its owner, by hand with `towerctl forward close`, or with its host).
+ */
+export interface ForwardWatch {
+  changed?(info: ForwardInfo): void;
+  closed?(info: ForwardInfo): void;
+}
+
 /** What local and remote forwards share: identity, counters and the info the API reports. */
 export abstract class Forward implements Attachment {
   readonly name: string;
@@ -12,6 +22,7 @@ export abstract class Forward implements Attachment {
   protected toHost = 0;
   protected fromHost = 0;
   protected closed = false;
+  watch: ForwardWatch | undefined;
 
   constructor(
     readonly id: string,
@@ -47,6 +58,14 @@ export abstract class Forward implements Attachment {
       bytesToHost: this.toHost,
       bytesFromHost: this.fromHost,
     };
+  }
+
+  /** Move to `state` (with `lastError` when given); the watch hears of it when either changed. */
+  protected moveTo(state: ForwardInfo['state'], lastError?: string | null): void {
+    const before = [this.state, this.lastError];
+    this.state = state;
+    if (lastError !== undefined) this.lastError = lastError;
+    if (before[0] !== this.state || before[1] !== this.lastError) this.watch?.changed?.(this.info());
   }
 
   protected counters() {

@@ -34,7 +34,7 @@ export class LocalForward extends Forward {
       await listenPrivate(server, this.listenAt.unix);
     }
     server.on('error', (err) => this.log.warn({ forward: this.id, err: err.message }, 'forward listener error'));
-    if (this.session()?.connection) this.state = 'active';
+    if (this.session()?.connection) this.moveTo('active');
     return this.listenAt;
   }
 
@@ -43,8 +43,7 @@ export class LocalForward extends Forward {
   }
 
   up(client: Client): void {
-    this.state = 'active';
-    this.lastError = null;
+    this.moveTo('active', null);
     for (const [sock, timer] of this.waiting) {
       clearTimeout(timer);
       this.waiting.delete(sock);
@@ -53,7 +52,7 @@ export class LocalForward extends Forward {
   }
 
   down(): void {
-    this.state = 'waiting';
+    this.moveTo('waiting');
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@ import type { Endpoint, ForwardInfo } from '../../../protocol/index.js';
 import type { Logger } from '../log.js';
 import { TowerError, noSuchHost, notSupervised } from '../errors.js';
 import type { Supervisor } from '../ssh/supervisor.js';
-import type { Forward } from './forward.js';
+import type { Forward, ForwardWatch } from './forward.js';
 import { LocalForward } from './local.js';
 import { RemoteForward } from './remote.js';
 
@@ -16,7 +16,10 @@ function checkEndpoints(direction: 'local' | 'remote', listen: Endpoint, connect
     throw new TowerError('InvalidParams', `a remote forward may only reach loopback or a Unix socket on the thin client, not ${connect.tcp.host}`);
 }
 
-/** All forwards of the daemon, each attached to its host's session. */
+/**
+ * All forwards of the daemon, each attached to its host's session. A feature whose work follows a host's connection
+ * opens a forward with a watch and hears when it comes up, goes down, or is closed.
+ */
 export class ForwardManager {
   private readonly forwards = new Map<string, Forward>();
   private next = 1;
@@ -26,7 +29,7 @@ export class ForwardManager {
     private readonly log: Logger,
   ) {}
 
-  async open(p: { host: string; direction: 'local' | 'remote'; listen: Endpoint; connect: Endpoint }): Promise<ForwardInfo> {
+  async open(p: { host: string; direction: 'local' | 'remote'; listen: Endpoint; connect: Endpoint }, watch?: ForwardWatch): Promise<ForwardInfo> {
     const sup = this.supervisor();
     if (!sup) throw notSupervised('no connection to forward over');
     if (!sup.get(p.host)) throw noSuchHost(p.host);
@@ -45,6 +48,8 @@ export class ForwardManager {
       }
     }
     this.forwards.set(id, f);
+    // before attach: when the host is online, `up` (and with it a change) may come before open returns
+    f.watch = watch;
     sup.attach(p.host, f);
     this.log.info({ host: p.host, forward: id, direction: p.direction, listen: f.info().listen, connect: p.connect }, 'forward opened');
     return f.info();
@@ -58,10 +63,14 @@ export class ForwardManager {
     const f = this.forwards.get(id);
     if (!f) throw new TowerError('ForwardNotFound', `no forward ${id}`);
     this.forwards.delete(id);
+    // its owner hears `closed`, not the `down` that detaching brings
+    const watch = f.watch;
+    f.watch = undefined;
     // close while still attached: a remote forward needs the live connection to cancel its listener on the host
     await f.close();
     this.supervisor()?.detach(f.hostName, f);
     this.log.info({ host: f.hostName, forward: id }, 'forward closed');
+    watch?.closed?.(f.info());
   }
 
   /** A host left the registry: its forwards go with it. */

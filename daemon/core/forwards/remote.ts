@@ -26,8 +26,7 @@ export class RemoteForward extends Forward {
   private bind(client: Client): void {
     if (this.closed || this.client !== client) return;
     const failed = (err: Error) => {
-      this.lastError = `the host could not listen on ${describe(this.listenAt)}: ${err.message}`;
-      this.state = 'waiting';
+      this.moveTo('waiting', `the host could not listen on ${describe(this.listenAt)}: ${err.message}`);
       this.retry = setTimeout(() => this.bind(client), REBIND_MS);
     };
     try {
@@ -40,8 +39,7 @@ export class RemoteForward extends Forward {
           this.bound = { addr, port };
           if (wanted === 0) this.listenAt = { tcp: { host: addr, port } };
           this.session()?.onIncomingTcp(addr, port, (_info, accept, reject) => this.incoming(accept, reject));
-          this.state = 'active';
-          this.lastError = null;
+          this.moveTo('active', null);
         });
       } else {
         const path = this.listenAt.unix;
@@ -50,8 +48,7 @@ export class RemoteForward extends Forward {
           if (this.client !== client || this.closed) return void client.openssh_unforwardInStreamLocal(path, () => undefined);
           this.bound = { path };
           this.session()?.onIncomingUnix(path, (_info, accept, reject) => this.incoming(accept, reject));
-          this.state = 'active';
-          this.lastError = null;
+          this.moveTo('active', null);
         });
       }
     } catch (err) {
@@ -92,7 +89,7 @@ export class RemoteForward extends Forward {
     this.unregister();
     this.bound = undefined;
     this.client = undefined;
-    this.state = 'waiting';
+    this.moveTo('waiting');
   }
 
   close(): Promise<void> {

@@ -8,7 +8,8 @@ import type { ClientChannel, Client as SshClient } from 'ssh2';
 import type { ClipboardEnd, Endpoint } from '../../../protocol/index.js';
 import { openChannel } from '../../core/exec/run.js';
 import { listenPrivate } from '../../core/util/private-socket.js';
-import type { HostSession } from '../../core/ssh/session.js';
+import type { ForwardWatch } from '../../core/forwards/forward.js';
+import type { Attachment, HostSession } from '../../core/ssh/session.js';
 import { THIN_CLIENT, isUtf8, overCapMessage, type ClipboardService } from './service.js';
 import { WATCH_SCRIPT, readHostClipboard, writeHostClipboard } from './host.js';
 import { wlCopy, wlWatch, type WaylandSession } from './wayland.js';
@@ -18,7 +19,12 @@ export const TOWEROS_WATCH_PORT = 5557;
 export const TOWEROS_COPY_PORT = 5556;
 /** Seconds between two looks of the host watcher at each display's clipboard. */
 const WATCH_INTERVAL_S = '0.3';
-const RECONCILE_MS = 1000;
+/** A host watcher that ended by itself while its host is connected is started again this much later. */
+const WATCHER_RESTART_MS = 1000;
+/** The 5557 forward, when it could not be opened, is tried again this much later. */
+const REOPEN_MS = 5000;
+/** wl-paste --watch, when it stopped, is started again this much later. */
+const WAYLAND_RETRY_MS = 2000;
 /** A host without TowerOS's clipboard service is asked again after this long (it may start later). */
 const COPY_SERVICE_RECHECK_MS = 30_000;
 /** Connections to a host's 5557 receiver at the same time; more are refused (TowerOS's xclip-watch sends one at a time). */
@@ -30,29 +36,36 @@ const MAX_WATCH_LINE = 16;
 const DISPLAY = /^:\d{1,4}(\.\d{1,2})?$/;
 
 interface AutoForwards {
-  open(p: { host: string; direction: 'remote'; listen: Endpoint; connect: Endpoint }): Promise<{ id: string }>;
+  open(p: { host: string; direction: 'remote'; listen: Endpoint; connect: Endpoint }, watch?: ForwardWatch): Promise<{ id: string }>;
   close(id: string): Promise<void>;
-  list(host?: string): { id: string }[];
 }
 
 interface HostAuto {
   forwardId?: string;
   server?: Server;
   socketPath: string;
-  watcher?: { client: SshClient; args: string; ch?: ClientChannel; ended: boolean };
-  /** whether the host's 127.0.0.1:5556 answered, per connection (a missing one is looked for again later) */
-  copyService?: { client: SshClient; present: boolean; at: number };
+  /** rides on the host's connection: `up` starts the watcher, `down` ends it */
+  attachment?: Attachment;
+  /** the connection the host is up on, from `up` until `down` */
+  client?: SshClient;
+  watcher?: { args: string; ch?: ClientChannel; ended: boolean };
+  restart?: NodeJS.Timeout;
+  /** whether the host's 127.0.0.1:5556 answered on this connection (a missing one is looked for again later) */
+  copyService?: { present: boolean; at: number };
   /** receiver connections refused since one was last accepted and ended (for one log line, not one per refusal) */
   refused: number;
 }
 
 export class ClipboardAuto {
   private readonly hosts = new Map<string, HostAuto>();
-  private timer: NodeJS.Timeout | undefined;
   private watch: { session: WaylandSession; handle: { stop(): void } } | undefined;
-  private watchRetryAt = 0;
+  private watchRetry: NodeJS.Timeout | undefined;
+  private reopen: NodeJS.Timeout | undefined;
+  private stopWatchingDisplays: (() => void) | undefined;
   private stopped = false;
-  private reconciling = false;
+  /** reconciles run one after another; at most one waits, and it sees every change made before it starts */
+  private reconciling: Promise<void> = Promise.resolve();
+  private reconcileWaiting = false;
   /** changes are handled one at a time, in order */
   private queue: Promise<void> = Promise.resolve();
   /**
@@ -71,9 +84,17 @@ export class ClipboardAuto {
     private readonly runtimeDir: string,
   ) {}
 
+  /**
+   * Which hosts are in auto mode changes with settings and the registry (the feature calls `reconcile`); each of
+   * those hosts is then followed through its connection (an Attachment) and its 5557 forward's watch, its app
+   * displays through the apps feature, the Wayland session through the requests that name it. Nothing is polled.
+   */
   start(): void {
-    this.timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
-    this.timer.unref();
+    this.clip.sessionChanged = () => this.syncWaylandWatch(this.hosts.size > 0);
+    this.stopWatchingDisplays = this.clip.deps.apps.watchDisplays?.((host) => {
+      const h = this.hosts.get(host);
+      if (h?.client) this.runWatcher(host, h);
+    });
     void this.reconcile();
   }
 
@@ -92,18 +113,24 @@ export class ClipboardAuto {
     this.queue = this.queue.then(fn).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'clipboard (auto) failed'));
   }
 
-  async reconcile(): Promise<void> {
-    if (this.stopped || this.reconciling) return;
-    this.reconciling = true;
-    try {
-      await this.reconcileNow();
-    } finally {
-      this.reconciling = false;
-    }
+  /** Settings or the registry changed: start and stop hosts to match the hosts in auto mode. */
+  reconcile(): Promise<void> {
+    if (this.stopped || this.reconcileWaiting) return this.reconciling;
+    this.reconcileWaiting = true;
+    this.reconciling = this.reconciling
+      .then(() => {
+        this.reconcileWaiting = false;
+        return this.stopped ? undefined : this.reconcileNow();
+      })
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'clipboard (auto) failed'));
+    return this.reconciling;
   }
 
   private async reconcileNow(): Promise<void> {
-    const wanted = new Set(this.clip.deps.supervisor() ? this.autoHosts() : []);
+    clearTimeout(this.reopen);
+    this.reopen = undefined;
+    const sup = this.clip.deps.supervisor();
+    const wanted = new Set(sup ? this.autoHosts() : []);
     for (const name of [...this.hosts.keys()]) if (!wanted.has(name)) await this.stopHost(name);
     for (const name of wanted) {
       let h = this.hosts.get(name);
@@ -111,18 +138,48 @@ export class ClipboardAuto {
         h = { socketPath: join(this.runtimeDir, `clipboard-${name}.sock`), refused: 0 };
         this.hosts.set(name, h);
         await this.startReceiver(name, h);
+        h.attachment = this.follow(name, h);
+        sup?.attach(name, h.attachment);
       }
-      if (h.forwardId && !this.forwards.list(name).some((f) => f.id === h.forwardId)) h.forwardId = undefined;
       if (!h.forwardId && h.server) {
         try {
-          h.forwardId = (await this.forwards.open({ host: name, direction: 'remote', listen: { tcp: { host: '127.0.0.1', port: TOWEROS_WATCH_PORT } }, connect: { unix: h.socketPath } })).id;
+          h.forwardId = (await this.forwards.open({ host: name, direction: 'remote', listen: { tcp: { host: '127.0.0.1', port: TOWEROS_WATCH_PORT } }, connect: { unix: h.socketPath } }, this.forwardWatch(h))).id;
         } catch (err) {
           this.log.warn({ host: name, err: (err as Error).message }, 'clipboard (auto): cannot open the 5557 forward');
+          this.reopen ??= setTimeout(() => void this.reconcile(), REOPEN_MS);
         }
       }
-      this.runWatcher(name, h);
     }
     this.syncWaylandWatch(wanted.size > 0);
+  }
+
+  /** The host's connection, followed: the watcher runs while it is up, and what was learnt about it goes with it. */
+  private follow(host: string, h: HostAuto): Attachment {
+    return {
+      name: `clipboard ${host}`,
+      up: (client) => {
+        h.client = client;
+        h.copyService = undefined;
+        this.runWatcher(host, h);
+      },
+      down: () => {
+        h.client = undefined;
+        h.copyService = undefined;
+        clearTimeout(h.restart);
+        if (h.watcher && !h.watcher.ended) this.endWatcher(h.watcher);
+      },
+    };
+  }
+
+  /** The 5557 forward closed by hand (`towerctl forward close`) is opened again while the host is in auto mode. */
+  private forwardWatch(h: HostAuto): ForwardWatch {
+    return {
+      closed: (info) => {
+        if (h.forwardId !== info.id) return;
+        h.forwardId = undefined;
+        void this.reconcile();
+      },
+    };
   }
 
   /** Text sent to the host's 127.0.0.1:5557 (TowerOS's xclip-watch) arrives here. */
@@ -245,12 +302,13 @@ export class ClipboardAuto {
   private hasCopyService(host: string, c: SshClient): Promise<boolean> {
     const h = this.hosts.get(host);
     const known = h?.copyService;
-    if (known?.client === c && (known.present || Date.now() - known.at < COPY_SERVICE_RECHECK_MS)) return Promise.resolve(known.present);
+    if (known && (known.present || Date.now() - known.at < COPY_SERVICE_RECHECK_MS)) return Promise.resolve(known.present);
     return new Promise((resolve) => {
       c.forwardOut('127.0.0.1', 0, '127.0.0.1', TOWEROS_COPY_PORT, (err, ch) => {
         const present = !err;
         if (ch) ch.close();
-        if (h) h.copyService = { client: c, present, at: Date.now() };
+        // an answer from a connection that went meanwhile says nothing about the next one
+        if (h && h.client === c) h.copyService = { present, at: Date.now() };
         resolve(present);
       });
     });
@@ -269,23 +327,24 @@ export class ClipboardAuto {
 
   /** The host watcher: one long-lived command per host in auto mode (one of its session slots, on purpose). */
   private runWatcher(host: string, h: HostAuto): void {
+    clearTimeout(h.restart);
+    h.restart = undefined;
     const s = this.clip.deps.supervisor()?.get(host);
-    const c = s?.connection;
-    if (!s || !c) return;
+    if (!s || !h.client || this.stopped) return;
     const displays = this.clip.deps.apps.displays(host).map((d) => {
       const xa = this.clip.deps.apps.displayEnv?.(host, d)?.XAUTHORITY;
       return xa && /^\/[^\s=]+$/.test(xa) ? `${d}=${xa}` : d;
     });
     const args = displays.join(' ');
     const w = h.watcher;
-    if (w && w.client === c && !w.ended && w.args === args) return;
+    if (w && !w.ended && w.args === args) return;
     if (w && !w.ended) this.endWatcher(w);
-    const watcher: NonNullable<HostAuto['watcher']> = { client: c, args, ended: false };
+    const watcher: NonNullable<HostAuto['watcher']> = { args, ended: false };
     h.watcher = watcher;
-    void this.watchHost(s, host, watcher, displays);
+    void this.watchHost(s, host, h, watcher, displays);
   }
 
-  private async watchHost(s: HostSession, host: string, watcher: NonNullable<HostAuto['watcher']>, displays: string[]): Promise<void> {
+  private async watchHost(s: HostSession, host: string, h: HostAuto, watcher: NonNullable<HostAuto['watcher']>, displays: string[]): Promise<void> {
     try {
       await s.withSessionSlot(async () => {
         if (watcher.ended || this.stopped) return;
@@ -331,7 +390,12 @@ export class ClipboardAuto {
     } catch (err) {
       this.log.warn({ host, err: (err as Error).message }, 'clipboard (auto): the host watcher could not start');
     } finally {
+      const byItself = !watcher.ended;
       watcher.ended = true;
+      // ended neither with the connection (`down`) nor by towerd: start it again, a little later
+      if (byItself && h.watcher === watcher && h.client && this.hosts.get(host) === h && !this.stopped) {
+        h.restart = setTimeout(() => this.runWatcher(host, h), WATCHER_RESTART_MS);
+      }
     }
   }
 
@@ -353,7 +417,7 @@ export class ClipboardAuto {
       this.watch.handle.stop();
       this.watch = undefined;
     }
-    if (!wanted || !w || this.watch || Date.now() < this.watchRetryAt) return;
+    if (!wanted || !w || this.watch || this.watchRetry) return;
     // wl-paste --watch also reports the clipboard as it is when it starts: like TowerOS, that goes to the hosts too
     const handle = wlWatch(
       w,
@@ -369,7 +433,10 @@ export class ClipboardAuto {
       (why) => {
         if (this.watch?.handle !== handle) return;
         this.watch = undefined;
-        this.watchRetryAt = Date.now() + 2000;
+        this.watchRetry = setTimeout(() => {
+          this.watchRetry = undefined;
+          this.syncWaylandWatch(this.hosts.size > 0);
+        }, WAYLAND_RETRY_MS);
         this.log.warn({ why }, 'clipboard (auto): watching the thin client’s clipboard stopped; retrying');
       },
     );
@@ -390,8 +457,12 @@ export class ClipboardAuto {
     const h = this.hosts.get(name);
     if (!h) return;
     this.hosts.delete(name);
+    clearTimeout(h.restart);
+    if (h.attachment) this.clip.deps.supervisor()?.detach(name, h.attachment);
     if (h.watcher && !h.watcher.ended) this.endWatcher(h.watcher);
-    if (h.forwardId) await this.forwards.close(h.forwardId).catch(() => undefined);
+    const forwardId = h.forwardId;
+    h.forwardId = undefined;
+    if (forwardId) await this.forwards.close(forwardId).catch(() => undefined);
     if (h.server) {
       h.server.close();
       await unlink(h.socketPath).catch(() => undefined);
@@ -400,7 +471,12 @@ export class ClipboardAuto {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    // a reconcile under way may still start a host: stop them all once it is done
+    await this.reconciling;
+    clearTimeout(this.reopen);
+    clearTimeout(this.watchRetry);
+    this.stopWatchingDisplays?.();
+    this.clip.sessionChanged = undefined;
     this.watch?.handle.stop();
     this.watch = undefined;
     for (const name of [...this.hosts.keys()]) await this.stopHost(name);

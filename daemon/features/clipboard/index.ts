@@ -1,7 +1,7 @@
 import type { Core, Feature } from '../../core/feature.js';
 import type { AppsPort, SoundPort } from '../../core/ports.js';
 import { ClipboardAuto } from './auto.js';
-import { ClipboardService } from './service.js';
+import { ClipboardService, clipboardMode } from './service.js';
 import { clipboardMethods } from './api.js';
 import { sessionReport } from './report.js';
 
@@ -22,6 +22,12 @@ export function clipboardFeature(core: Core, ports: { apps: AppsPort; sound: Sou
     methods: clipboardMethods(clip, sessionReport(core, clip, ports.sound)),
     start: () => auto.start(),
     stop: () => auto.stop(),
+    hostsChanged: () => void auto.reconcile(),
+    settingsChanged: (prev, next) => {
+      const changed = core.registry.list().some((h) => clipboardMode(prev, h.name) !== clipboardMode(next, h.name));
+      if (changed) void auto.reconcile();
+      return changed;
+    },
     hostInfo: (name) => ({ clipboard: clip.mode(name) }),
   };
 }

@@ -39,7 +39,7 @@ export interface ClipboardDeps {
   /** the host's session if it is connected now; otherwise the TowerError that says why not */
   connected(name: string): HostSession;
   settings(): Settings;
-  apps: Pick<AppsPort, 'displays' | 'displayEnv'>;
+  apps: Pick<AppsPort, 'displays' | 'displayEnv' | 'watchDisplays'>;
   log: Logger;
   publish(e: Event): void;
 }
@@ -53,6 +53,8 @@ export class ClipboardService {
   private wayland: WaylandSession | undefined;
   /** sha-256 of the last text moved (either way), so that auto mode does not send a text back where it came from */
   lastDigest: string | undefined;
+  /** told when a request names another Wayland session than the one known (auto mode watches the new one) */
+  sessionChanged: (() => void) | undefined;
 
   constructor(readonly deps: ClipboardDeps) {}
 
@@ -66,7 +68,11 @@ export class ClipboardService {
 
   /** The Wayland session to use: the one given with this request (remembered), the last one given, or towerd's own. */
   session(given?: WaylandEnv): WaylandSession | undefined {
-    if (given) this.wayland = given;
+    if (given) {
+      const known = this.wayland;
+      this.wayland = given;
+      if (known?.display !== given.display || known.runtimeDir !== given.runtimeDir) this.sessionChanged?.();
+    }
     return this.wayland ?? waylandFromEnv(process.env);
   }
 

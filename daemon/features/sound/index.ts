@@ -18,7 +18,6 @@ export function soundFeature(core: Core): Feature & { port: SoundPort } {
     start: () => sound.start(),
     stop: () => sound.stop(),
     hostsChanged: () => sound.sync(),
-    connectionChanged: () => sound.poke(),
     settingsChanged: (prev, next) => {
       if (JSON.stringify(prev.desktop) === JSON.stringify(next.desktop)) return false;
       sound.sync();

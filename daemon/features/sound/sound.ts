@@ -1,16 +1,21 @@
 import { connect } from 'node:net';
 import type { Endpoint, SoundState } from '../../../protocol/index.js';
 import type { Logger } from '../../core/log.js';
+import type { ForwardWatch } from '../../core/forwards/forward.js';
 import type { Settings } from '../../core/settings.js';
 
 /** Where a host's apps find PulseAudio: `PULSE_SERVER=tcp:127.0.0.1:4713` on the host. */
 export const SOUND_HOST_PORT = 4713;
 export const PULSE_SERVER_ON_HOST = `tcp:127.0.0.1:${SOUND_HOST_PORT}`;
 
-/** How often sound states are checked (forward bound on the host, the thin client's PulseAudio answering). */
-const CHECK_MS = 5000;
-/** The thin client's PulseAudio is connected to this often while it answers (every check while it does not). */
+/**
+ * How often the thin client's PulseAudio is connected to. It is a local socket with nothing that tells towerd when it
+ * goes or comes back, so trying it is the only way to know; hosts and their connections are followed through the
+ * forwards' watch instead, not by this timer.
+ */
 const PULSE_PROBE_MS = 5000;
+/** A forward that could not be opened is tried again this much later. */
+const REOPEN_MS = 5000;
 
 /** `desktop.sound` for one host: its override, else the default. */
 export function soundMode(s: Settings, host: string): 'on' | 'off' {
@@ -40,7 +45,7 @@ function targetKey(e: Endpoint): string {
 
 /** What SoundManager needs of ForwardManager (forwards come back after every reconnect by themselves). */
 export interface SoundForwards {
-  open(p: { host: string; direction: 'remote'; listen: Endpoint; connect: Endpoint }): Promise<{ id: string }>;
+  open(p: { host: string; direction: 'remote'; listen: Endpoint; connect: Endpoint }, watch?: ForwardWatch): Promise<{ id: string }>;
   close(id: string): Promise<void>;
   list(host?: string): { id: string; state: string; lastError: string | null }[];
 }
@@ -59,9 +64,9 @@ export interface SoundDeps {
 
 /**
  * One remote forward per host with sound on, from the host's 127.0.0.1:4713 to the thin client's PulseAudio,
- * shared by all of that host's apps. The forward comes back after every reconnect (ForwardManager); this module
- * only opens and closes it as settings and the registry change, and reports each host's state: `on`, `off`, or
- * `down` (the host's listener is not bound, or the thin client's PulseAudio does not answer).
+ * shared by all of that host's apps. The forward comes back after every reconnect (ForwardManager) and says so
+ * through its watch; this module opens and closes it as settings and the registry change, and reports each host's
+ * state: `on`, `off`, or `down` (the host's listener is not bound, or the thin client's PulseAudio does not answer).
  */
 export class SoundManager {
   private readonly forwards = new Map<string, { id: string; target: string }>();
@@ -71,16 +76,27 @@ export class SoundManager {
   private pulseAt = 0;
   private pulseTarget = '';
   private timer: NodeJS.Timeout | undefined;
-  private quick: NodeJS.Timeout[] = [];
+  private reopen: NodeJS.Timeout | undefined;
   private syncing: Promise<void> = Promise.resolve();
   private stopped = false;
-  private lastSync = 0;
+  /** a check runs; `again` asks for one more after it, with whatever changed meanwhile */
   private checking = false;
+  private again = false;
+  /** the forwards' watch: a change of state is a change of the host's sound, a forward gone is opened again */
+  private readonly watch: ForwardWatch = {
+    changed: () => this.poke(),
+    closed: (info) => {
+      // closed by hand (`towerctl forward close`) or with its host: open it again if the host still wants sound
+      if (this.forwards.get(info.host)?.id !== info.id) return;
+      this.forwards.delete(info.host);
+      this.sync();
+    },
+  };
 
   constructor(private readonly deps: SoundDeps) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.check(), CHECK_MS);
+    this.timer = setInterval(() => void this.check(true), PULSE_PROBE_MS);
     this.timer.unref();
     this.sync();
   }
@@ -88,15 +104,13 @@ export class SoundManager {
   /** Settings or registry changed: open and close forwards to match (serialised). */
   sync(): void {
     if (this.stopped) return;
-    this.lastSync = Date.now();
     this.syncing = this.syncing.then(() => this.reconcile()).catch((err: unknown) => this.deps.log.error({ err: (err as Error).message }, 'sound: cannot update forwards'));
     void this.syncing.then(() => this.poke());
   }
 
-  /** A host's connection changed: check soon, a few times, so that the bar follows without waiting for the next round. */
+  /** Work the states out again from the forwards (the PulseAudio last seen): something they depend on changed. */
   poke(): void {
-    for (const t of this.quick) clearTimeout(t);
-    this.quick = [50, 250, 600].map((ms) => setTimeout(() => void this.check(), ms));
+    void this.check(false);
   }
 
   state(host: string): SoundState {
@@ -109,6 +123,8 @@ export class SoundManager {
 
   private async reconcile(): Promise<void> {
     if (this.stopped) return;
+    clearTimeout(this.reopen);
+    this.reopen = undefined;
     const s = this.deps.settings();
     const target = soundTarget(s);
     const key = targetKey(target);
@@ -124,15 +140,15 @@ export class SoundManager {
     for (const host of hosts) {
       if (soundMode(s, host) === 'off') continue;
       const f = this.forwards.get(host);
-      // closed by hand (`towerctl forward close`): open it again
       if (f && this.deps.forwards.list(host).some((x) => x.id === f.id)) continue;
       try {
-        const opened = await this.deps.forwards.open({ host, direction: 'remote', listen: { tcp: { host: '127.0.0.1', port: SOUND_HOST_PORT } }, connect: target });
+        const opened = await this.deps.forwards.open({ host, direction: 'remote', listen: { tcp: { host: '127.0.0.1', port: SOUND_HOST_PORT } }, connect: target }, this.watch);
         this.forwards.set(host, { id: opened.id, target: key });
         this.deps.log.info({ host, forward: opened.id, target: key }, 'sound forward opened');
       } catch (err) {
         this.errors.set(host, (err as Error).message);
         this.deps.log.warn({ host, err: (err as Error).message }, 'sound: cannot open the forward');
+        this.reopen ??= setTimeout(() => this.sync(), REOPEN_MS);
       }
     }
   }
@@ -151,26 +167,40 @@ export class SoundManager {
     });
   }
 
-  private async check(): Promise<void> {
-    if (this.stopped || this.checking) return;
+  /** `probe`: connect to the thin client's PulseAudio first; otherwise only when the last answer is old or from another address. */
+  private async check(probe: boolean): Promise<void> {
+    if (this.stopped) return;
+    if (this.checking) {
+      this.again = true;
+      return;
+    }
     this.checking = true;
     try {
-      await this.checkNow();
+      let probing = probe;
+      do {
+        this.again = false;
+        await this.checkNow(probing);
+        probing = false;
+      } while (this.again && !this.stopped);
     } finally {
       this.checking = false;
     }
   }
 
-  private async checkNow(): Promise<void> {
+  private async checkNow(probe: boolean): Promise<void> {
     const s = this.deps.settings();
     const hosts = this.deps.hosts();
     const target = soundTarget(s);
-    const due = !this.pulse.ok || Date.now() - this.pulseAt >= PULSE_PROBE_MS || this.pulseTarget !== targetKey(target);
-    if (due && hosts.some((h) => soundMode(s, h) === 'on')) {
+    const wanted = hosts.some((h) => soundMode(s, h) === 'on');
+    const stale = this.pulseTarget !== targetKey(target) || Date.now() - this.pulseAt >= PULSE_PROBE_MS;
+    if (wanted && (probe || stale)) {
+      const was = this.pulse;
       this.pulse = await this.probePulse(target);
       this.pulseAt = Date.now();
       this.pulseTarget = targetKey(target);
-    }
+      // the same answer as last time changes no host's state
+      if (probe && was.ok === this.pulse.ok && was.error === this.pulse.error) return;
+    } else if (probe) return;
     const byId = new Map(this.deps.forwards.list().map((f) => [f.id, f]));
     for (const host of hosts) {
       let next: SoundState = 'off';
@@ -190,14 +220,12 @@ export class SoundManager {
       if (shown !== next) this.deps.changed(host);
     }
     for (const h of [...this.states.keys()]) if (!hosts.includes(h)) this.states.delete(h);
-    // a forward that could not be opened (host not yet supervised) or was closed by hand is opened again
-    if (Date.now() - this.lastSync > 5000 && this.deps.supervising() && hosts.some((h) => soundMode(s, h) === 'on' && !byId.has(this.forwards.get(h)?.id ?? ''))) this.sync();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    for (const t of this.quick) clearTimeout(t);
+    clearTimeout(this.reopen);
     await this.syncing;
   }
 }
