@@ -175,7 +175,8 @@ export class AppManager {
         30_000,
       );
       const launched = parseLaunch(r.stdout);
-      if (!launched.ok) throw new TowerError('AppFailed', `${host}: ${launched.error}`);
+      // a program of Tower's own that the host lacks (hostscript LAUNCH's check) is what `host setup` installs
+      if (!launched.ok) throw new TowerError('AppFailed', `${host}: ${launched.error}${/^\S+ is not installed on /.test(launched.error) ? `; towerctl host setup ${host} installs what Tower needs there` : ''}`);
       app = this.newApp({ id, host, argv, dirName, hostDir: launched.value.dir, display: launched.value.display, pid: launched.value.pid, startedAt: new Date(), env });
       this.apps.set(id, app);
     } catch (err) {

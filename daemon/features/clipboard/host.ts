@@ -57,7 +57,7 @@ export async function readFocusedClipboard(s: HostSession, d: HostDisplay | unde
   const size = r.size - nl - 1;
   if (size > maxBytes) return { display, read: { ok: false, empty: false, size } };
   if (r.code !== 0) {
-    if (r.code === 127 || r.code === 126) throw new Error(`xclip cannot run on ${s.host.name}: ${r.stderr || `exit ${r.code}`}`);
+    if (r.code === 127 || r.code === 126) throw new Error(`xclip cannot run on ${s.host.name}: ${r.stderr || `exit ${r.code}`}; towerctl host setup ${s.host.name} installs it`);
     if (/can.t open display/i.test(r.stderr)) throw new Error(`xclip on ${s.host.name} cannot open display ${display}`);
     return { display, read: { ok: false, empty: true } };
   }
