@@ -147,9 +147,12 @@ async function oneHost(d: DoctorDeps, name: string): Promise<DoctorCheck[]> {
   const s = d.core.connected(name);
   const apps = host.role !== 'router';
 
-  const probe = await runCaptured(s, ['sh', '-c', `${TOOLS_PROBE}; echo --; df -P / /tmp 2>/dev/null`, 'sh', ...(apps ? HOST_NEEDS.map((n) => n.tool) : [])], 15_000, 64 * 1024);
+  const ask = () => runCaptured(s, ['sh', '-c', `${TOOLS_PROBE}; echo --; df -P / /tmp 2>/dev/null; echo ---`, 'sh', ...(apps ? HOST_NEEDS.map((n) => n.tool) : [])], 15_000, 64 * 1024);
+  // complete when the last line came: the exit status alone is not always there (core/exec/run.ts)
+  let probe = await ask();
+  if (!probe.stdout.endsWith('\n---\n')) probe = await ask();
   const [toolsOut = '', dfOut = ''] = `\n${probe.stdout}`.split('\n--\n');
-  if (probe.code === null) out.push(fail(name, 'host tools', 'no answer from the host', `towerctl host reconnect ${name}`));
+  if (!probe.stdout.endsWith('\n---\n')) out.push(fail(name, 'host tools', 'no answer from the host', `towerctl host reconnect ${name}`));
   else if (apps) {
     const tools = parseTools(toolsOut);
     const missing = tools.filter((t) => !t.present);
@@ -203,7 +206,10 @@ async function repositories(d: DoctorDeps, name: string, relayed: boolean): Prom
     return fail(name, check, (err as Error).message, relayed ? 'the router must be connected: the relay goes out through it' : `check packages.privilege in towerd.json`);
   }
   try {
-    const r = await runCaptured(run.session, [...run.argv('upgrade', [], { progress: false }), '--update-cache', '--simulate'], 60_000, 256 * 1024);
+    const argv = [...run.argv('upgrade', [], { progress: false }), '--update-cache', '--simulate'];
+    let r = await runCaptured(run.session, argv, 60_000, 256 * 1024);
+    // a status lost with the channel's close (core/exec/run.ts) is asked once more
+    if (r.code === null && run.session.connection) r = await runCaptured(run.session, argv, 60_000, 256 * 1024);
     const warnings = r.stderr.split('\n').filter((l) => /^(WARNING|ERROR):/.test(l)).map((l) => l.slice(0, 300));
     if (r.code !== 0 || warnings.length) {
       const detail = warnings.length ? warnings.join('; ') : run.failure('apk', r).message;

@@ -38,6 +38,12 @@ export function parseTools(stdout: string, needs: readonly Need[] = HOST_NEEDS):
   return needs.map((n) => ({ tool: n.tool, package: n.package, for: n.for, required: n.required, present: seen.get(n.tool) ?? false }));
 }
 
+/** Did the probe answer for every program? A channel can close without its exit status (core/exec/run.ts). */
+export function answeredAll(stdout: string, needs: readonly Need[] = HOST_NEEDS): boolean {
+  const lines = new Set(stdout.split('\n'));
+  return needs.every((n) => lines.has(`${n.tool} yes`) || lines.has(`${n.tool} no`));
+}
+
 /** The packages that bring what is missing, each once, in list order. */
 export function missingPackages(tools: readonly HostTool[]): string[] {
   return [...new Set(tools.filter((t) => !t.present).map((t) => t.package))];
