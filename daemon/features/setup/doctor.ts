@@ -213,7 +213,8 @@ async function repositories(d: DoctorDeps, name: string, relayed: boolean): Prom
     const warnings = r.stderr.split('\n').filter((l) => /^(WARNING|ERROR):/.test(l)).map((l) => l.slice(0, 300));
     if (r.code !== 0 || warnings.length) {
       const detail = warnings.length ? warnings.join('; ') : run.failure('apk', r).message;
-      return fail(name, check, detail, `check /etc/apk/repositories on ${name}${relayed ? ' and packages.relay.allow (towerctl relay shows what was refused)' : ' and its route out through the router'}`);
+      const way = relayed ? ' and packages.relay.allow (towerctl relay shows what was refused)' : d.core.registry.get(name)?.role === 'router' ? ' and its uplink' : ' and its way out through the router';
+      return fail(name, check, detail, `check /etc/apk/repositories on ${name}${way}`);
     }
     return ok(name, check, `indexes refreshed${via}`);
   } finally {
