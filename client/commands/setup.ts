@@ -31,8 +31,11 @@ Examples:
   $ towerctl host setup office
   $ towerctl host setup --all --dry-run`;
 
+/** As towerctl's own mapping: a name towerd rejects is a usage error, a host not connected a remote failure. */
 function failureCode(err: unknown): number {
-  return err instanceof RemoteError && err.code === ErrorCode.HostUnavailable ? ExitCode.RemoteFailure : ExitCode.Failure;
+  if (!(err instanceof RemoteError)) return ExitCode.Failure;
+  if (err.code === ErrorCode.InvalidParams) return ExitCode.Usage;
+  return err.code === ErrorCode.HostUnavailable ? ExitCode.RemoteFailure : ExitCode.Failure;
 }
 
 /** One host: check, install what is missing through packages.run, check again. Progress goes to stderr. */
