@@ -135,6 +135,8 @@ describe.skipIf(!root || missing.length > 0 || defaultProfile() !== 'alpine')('t
     expect(of('on1', 'host tools')?.status, notOk).toBe('ok');
     expect(of('thinclient', 'vncviewer')?.status).toBe('ok');
     expect(of('thinclient', 'socket')?.status).toBe('ok');
+    // towerctl runs outside any Wayland or sway session here
+    expect([of('thinclient', 'wayland')?.status, of('thinclient', 'sway')?.status]).toEqual(['warn', 'warn']);
     for (const h of ['router', 'on1', 'off1']) {
       expect(of('thinclient', `pinned key ${h}`)?.status).toBe('ok');
       expect(of(h, 'connection')?.status).toBe('ok');

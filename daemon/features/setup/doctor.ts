@@ -87,6 +87,14 @@ async function thinClient(d: DoctorDeps, env: Env): Promise<DoctorCheck[]> {
     out.push(isSocket(sock) ? ok(TC, 'pulseaudio', sock) : warn(TC, 'pulseaudio', `no PulseAudio socket at ${sock}: hosts' sound is down`, 'start PulseAudio or pipewire-pulse in your session, or set desktop.soundServer'));
   }
 
+  // the session wl-copy and wl-paste talk to: towerctl's, as clip sends it
+  const wl = env.WAYLAND_DISPLAY ?? process.env.WAYLAND_DISPLAY;
+  const wlDir = env.XDG_RUNTIME_DIR ?? process.env.XDG_RUNTIME_DIR;
+  const wlSock = wl && (isAbsolute(wl) ? wl : wlDir ? join(wlDir, wl) : undefined);
+  if (s.desktop.clipboard === 'off' && Object.values(s.desktop.hosts).every((h) => h.clipboard !== 'explicit' && h.clipboard !== 'auto')) out.push(ok(TC, 'wayland', 'the clipboard is off for every host'));
+  else if (wlSock && isSocket(wlSock)) out.push(ok(TC, 'wayland', wlSock));
+  else out.push(warn(TC, 'wayland', wlSock ? `no Wayland socket at ${wlSock}` : 'WAYLAND_DISPLAY is not set: no Wayland session here', 'run towerctl in your Wayland session (sway) for towerctl clip'));
+
   const sway = env.SWAYSOCK ?? process.env.SWAYSOCK;
   if (sway && isSocket(sway)) out.push(ok(TC, 'sway', sway));
   else out.push(warn(TC, 'sway', sway ? `no sway socket at ${sway}` : 'SWAYSOCK is not set: no sway session here', 'run towerctl under sway for `clip --focused` and the window rules (`towerctl sway rules`)'));
