@@ -14,6 +14,7 @@ import { UsageError, print, socketPath } from './context.js';
 import { confirm } from './prompt.js';
 import { ProgressView, bytesText } from './progress.js';
 import { TowerClient } from './rpc.js';
+import { setupHost, type SetupResult } from './commands/setup.js';
 import { escapeControls as esc, hostColor, json, stateText } from './render.js';
 
 export interface ProvisionOptions {
@@ -37,6 +38,8 @@ export interface ProvisionOptions {
   force?: boolean;
   yes?: boolean;
   wait: boolean;
+  /** after the first connection, install what Tower needs there (towerctl host setup) */
+  setup?: boolean;
   timeout: string;
   json?: boolean;
 }
@@ -150,6 +153,7 @@ function hostWaiter(name: string, onChange: (h: HostInfo) => void): Waiter {
 export async function provision(name: string, opts: ProvisionOptions, cmd: Command): Promise<void> {
   const role: Role | undefined = opts.router ? 'router' : opts.online ? 'online' : opts.offline ? 'offline' : undefined;
   if (!role) throw new UsageError('say which network: --online, --offline or --router');
+  if (opts.setup && !opts.wait) throw new UsageError('--setup needs the host up: leave out --no-wait');
   if (Boolean(opts.device) === Boolean(opts.toFile)) throw new UsageError('say where the image goes: --device DEV or --to-file FILE');
   const timeoutS = Number(opts.timeout);
   if (!Number.isInteger(timeoutS) || timeoutS < 0) throw new UsageError('--timeout takes whole seconds (0: no limit)');
@@ -249,6 +253,7 @@ export async function provision(name: string, opts: ProvisionOptions, cmd: Comma
     if (!opts.json) print(`Move the ${plan.target.kind === 'device' ? 'card' : 'image'} to ${name}, connect its Ethernet to the ${role === 'offline' ? 'offline' : 'online'} network and power it on.\n`);
 
     let final = waiter.latest ?? result.host;
+    let setup: SetupResult | undefined;
     if (opts.wait && result.supervised) {
       if (final.state !== 'online') process.stderr.write(`waiting for ${name} at ${esc(result.host.ip)}${timeoutS ? ` (up to ${timeoutS} s)` : ''}; Ctrl-C stops waiting, not the host\n`);
       const reached = await waiter.wait(timeoutS * 1000);
@@ -259,10 +264,12 @@ export async function provision(name: string, opts: ProvisionOptions, cmd: Comma
         throw new ExitError(ExitCode.RemoteFailure, hints(name, plan, final, timeoutS));
       }
       if (!opts.json) print(`${hostColor(final)} is online at ${esc(final.ip)}${final.rttMs !== null ? ` (${final.rttMs.toFixed(1)} ms)` : ''}: ssh ${name}\n`);
+      if (opts.setup && role !== 'router') setup = await setupHost(cmd, name, { json: opts.json });
     } else if (opts.wait && !opts.json) {
       print(`towerd does not supervise hosts, so it cannot tell when ${name} is up; try: ssh ${name}\n`);
     }
-    if (opts.json) print(json({ ...result, host: final }));
+    if (opts.json) print(json({ ...result, host: final, ...(setup ? { setup } : {}) }));
+    if (setup && setup.code !== 0) throw new ExitError(setup.code, `${name} is up, but its host setup did not finish: towerctl host setup ${name} tries again`);
   } finally {
     client.close();
   }

@@ -20,6 +20,7 @@ import { register as sway } from './commands/sway.js';
 import { register as provision } from './commands/provision.js';
 import { register as apps } from './commands/apps.js';
 import { register as clip } from './commands/clip.js';
+import { register as doctor } from './commands/doctor.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -45,6 +46,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['updates'], updates],
   [['run', 'apps', 'close'], apps],
   [['clip'], clip],
+  [['doctor'], doctor],
   [['forward'], forward],
   [['logs'], logs],
   [['daemon'], daemon],

@@ -5,6 +5,7 @@ import { execFeature } from './features/exec/index.js';
 import { forwardsFeature } from './features/forwards/index.js';
 import { packagesFeature } from './features/packages/index.js';
 import { provisionFeature } from './features/provision/index.js';
+import { setupFeature } from './features/setup/index.js';
 import { soundFeature } from './features/sound/index.js';
 import { updatesFeature } from './features/updates/index.js';
 
@@ -26,5 +27,6 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const packages = packagesFeature(core);
   const updates = updatesFeature(core, { apps: opts.runningApps ? { running: opts.runningApps } : apps.port, packages: packages.port });
   const provision = provisionFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision];
+  const setup = setupFeature(core, { packages: packages.port, sound: sound.port });
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup];
 }

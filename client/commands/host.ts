@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { HostInfo, Role } from '../../protocol/index.js';
 import { UsageError, print, withClient } from '../context.js';
 import { confirm } from '../prompt.js';
+import { registerSetup } from './setup.js';
 import { ago, escapeControls as esc, hostColor, json, stateText, table } from '../render.js';
 
 function renderHost(h: HostInfo): string {
@@ -137,4 +138,6 @@ Examples:
         print(`removed ${name}: config block, ${r.knownHostsLinesRemoved} known_hosts line(s)${r.filesRemoved ? ', its folder' : ''}\n`);
       });
     });
+
+  registerSetup(host);
 }

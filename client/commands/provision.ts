@@ -30,6 +30,8 @@ If anything fails after step 3 (or you press Ctrl-C), towerd removes the host ag
 
 Exit status: 0 the host is up (or written, with --no-wait); 1 refused or failed (the message says why; nothing is
 registered); 2 usage error or not confirmed; 3 towerd not running; 4 the host did not come up in time (hints follow).
+With --setup, once the host is up, what Tower needs there is installed as by towerctl host setup; its exit status
+(apk's) is then the command's.
 
 Examples:
   $ towerctl provision office --offline --image toweros-host-0.7.0-20240105.img.xz --device /dev/sdb
@@ -63,6 +65,7 @@ export function register(program: Command): void {
     .option('--force', 'replace an existing host of that name, overwrite an existing file, accept a non-removable device')
     .option('-y, --yes', 'do not ask before wiping (required when stdin is not a terminal)')
     .option('--no-wait', 'do not wait for the host to come up')
+    .option('--setup', 'once the host is up, install what Tower needs there (towerctl host setup)')
     .option('--timeout <seconds>', 'how long to wait for the host (0: no limit)', '600')
     .option('--json', 'print the result as JSON (progress goes to stderr: a bar on a terminal, JSON lines otherwise)')
     .addHelpText('after', PROVISION_HELP)

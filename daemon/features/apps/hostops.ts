@@ -25,7 +25,8 @@ export async function launchOnHost(s: HostSession, host: string, p: LaunchParams
       30_000,
     );
     const launched = parseLaunch(r.stdout);
-    if (!launched.ok) throw new TowerError('AppFailed', `${host}: ${launched.error}`);
+    // a program of Tower's own that the host lacks (hostscript LAUNCH's check) is what `host setup` installs
+    if (!launched.ok) throw new TowerError('AppFailed', `${host}: ${launched.error}${/^\S+ is not installed on /.test(launched.error) ? `; towerctl host setup ${host} installs what Tower needs there` : ''}`);
     return launched.value;
   } catch (err) {
     if (err instanceof TowerError) throw err;

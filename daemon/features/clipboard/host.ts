@@ -57,7 +57,7 @@ export async function readFocusedClipboard(s: HostSession, d: HostDisplay | unde
   const size = r.size - nl - 1;
   if (size > maxBytes) return { display, read: { ok: false, empty: false, size } };
   if (r.code !== 0) {
-    if (r.code === 127 || r.code === 126) throw new Error(`xclip cannot run on ${s.host.name}: ${r.stderr || `exit ${r.code}`}`);
+    if (r.code === 127 || r.code === 126) throw new Error(`xclip cannot run on ${s.host.name}: ${r.stderr || `exit ${r.code}`}; towerctl host setup ${s.host.name} installs it`);
     if (/can.t open display/i.test(r.stderr)) throw new Error(`xclip on ${s.host.name} cannot open display ${display}`);
     return { display, read: { ok: false, empty: true } };
   }
@@ -73,6 +73,7 @@ export async function readFocusedClipboard(s: HostSession, d: HostDisplay | unde
 export async function writeHostClipboard(s: HostSession, d: HostDisplay, text: Buffer): Promise<void> {
   const script = 'xclip -i -selection clipboard -display "$1" >/dev/null 2>&1';
   const r = await runChannel(s, withXauth(d, ['sh', '-c', script, 'sh', d.display]), { input: text, timeoutMs: 10_000 });
+  if (r.code === 127) throw new Error(`xclip is not installed on ${s.host.name}; towerctl host setup ${s.host.name} installs it`);
   if (r.code !== 0) throw new Error(`xclip on ${s.host.name} could not set the clipboard of ${d.display} (exit ${r.code ?? 'unknown'}; is the display running?)`);
 }
 
