@@ -1,5 +1,6 @@
 import type { Core, Feature } from './core/feature.js';
 import { appsFeature } from './features/apps/index.js';
+import { auditFeature } from './features/audit/index.js';
 import { clipboardFeature } from './features/clipboard/index.js';
 import { execFeature } from './features/exec/index.js';
 import { forwardsFeature } from './features/forwards/index.js';
@@ -26,5 +27,6 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const packages = packagesFeature(core);
   const updates = updatesFeature(core, { apps: opts.runningApps ? { running: opts.runningApps } : apps.port, packages: packages.port });
   const provision = provisionFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision];
+  const audit = auditFeature(core);
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, audit];
 }

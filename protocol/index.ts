@@ -7,6 +7,7 @@ export * from './packages.js';
 export * from './apps.js';
 export * from './clipboard.js';
 export * from './updates.js';
+export * from './audit.js';
 export * from './stream.js';
 export * from './errors.js';
 export * from './version.js';

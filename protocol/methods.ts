@@ -7,6 +7,7 @@ import { packageMethods } from './packages.js';
 import { appMethods } from './apps.js';
 import { updateMethods } from './updates.js';
 import { clipboardMethods } from './clipboard.js';
+import { auditMethods } from './audit.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -174,6 +175,7 @@ export const methods = {
   ...appMethods,
   ...updateMethods,
   ...clipboardMethods,
+  ...auditMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;
