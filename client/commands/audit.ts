@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode } from '../../protocol/errors.js';
 import type { AuditCheck, HostAudit } from '../../protocol/audit.js';
 import { print, withClient } from '../context.js';
-import { escapeControls as esc, formatDuration, json, style, table } from '../render.js';
+import { escapeControls as esc, json, style, table } from '../render.js';
 
 const statusText = (s: AuditCheck['status'] | HostAudit['posture']): string =>
   s === 'open' ? style(['red', 'bold'], 'OPEN') : s === 'warn' || s === 'unknown' ? style('yellow', s) : s;
@@ -20,8 +20,8 @@ export function renderAudit(results: readonly HostAudit[]): string {
   for (const a of results) {
     const open = a.checks.filter((c) => c.status === 'open').length;
     const unknown = a.checks.filter((c) => c.status === 'unknown').length;
-    const detail = open ? `${open} open` : unknown ? `${unknown} unknown` : a.error ? 'not audited' : `${a.checks.length} checks`;
-    out += `${esc(a.name)}: ${statusText(a.posture)} (${detail}, ${formatDuration(a.durationMs)})\n`;
+    const detail = open ? `${open} open` : unknown ? `${unknown} unknown` : a.error ? 'not audited' : `${a.checks.length} check${a.checks.length === 1 ? '' : 's'}`;
+    out += `${esc(a.name)}: ${statusText(a.posture)} (${detail}, ${(a.durationMs / 1000).toFixed(1)}s)\n`;
   }
   return out;
 }

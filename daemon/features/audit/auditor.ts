@@ -193,7 +193,8 @@ export class Auditor {
       const usable = addrs.filter((ip) => !ip.startsWith('127.') && !ip.startsWith('0.') && !networkOfIp(settings, ip));
       return usable.length ? { name: a.host, ports: a.ports, addresses: usable.slice(0, 2) } : { name: a.host, ports: a.ports, addresses: null, why: addrs.length ? `resolves to ${addrs.join(' ')} on the router, not an internet address` : 'not resolved on the router' };
     });
-    this.resolved = { at: Date.now(), targets };
+    // only a complete answer is kept: a router that could not resolve yet (just booted) is asked again next time
+    if (targets.every((t) => t.addresses)) this.resolved = { at: Date.now(), targets };
     return targets;
   }
 }
