@@ -15,6 +15,6 @@ export function auditMethods(core: Core, auditor: Auditor | undefined): Implemen
       if (!auditor) throw notSupervised('nothing to audit');
       return { results: await auditor.run(names(hosts)) };
     },
-    'audit.list': async ({ hosts }) => ({ hosts: names(hosts).map((name) => ({ name, audit: auditor?.lastOf(name) ?? null })) }),
+    'audit.list': ({ hosts }) => ({ hosts: names(hosts).map((name) => ({ name, audit: auditor?.lastOf(name) ?? null })) }),
   };
 }
