@@ -1,6 +1,6 @@
 import type { AuditCheck, HostAudit, Posture } from '../../../protocol/index.js';
 import type { Core } from '../../core/feature.js';
-import { runCaptured, runChannel } from '../../core/exec/run.js';
+import { runChannel } from '../../core/exec/run.js';
 import type { Host } from '../../core/registry/registry.js';
 import { networkOfIp } from '../../core/registry/addressing.js';
 import type { HostSession } from '../../core/ssh/session.js';
@@ -25,6 +25,17 @@ function failure(what: string, r: { code: number | null; stderr: string }): stri
   if (r.code === null) return `${what}: no exit status (connection lost or timed out)`;
   if (r.code === 127) return `${what}: command not found${last ? ` (${last})` : ''}`;
   return `${what}: exit status ${r.code}${last ? ` (${last})` : ''}`;
+}
+
+/**
+ * A command on the host, run once more when its channel closed without an exit status: seen in the lab for short
+ * commands while several channels of one connection open and close at once (other features' commands too).
+ */
+async function run(s: HostSession, argv: string[], opts: { timeoutMs: number; input?: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await runChannel(s, argv, { ...opts, maxBytes: MAX_OUTPUT });
+    if (r.code !== null || attempt === 1 || !s.connection) return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
+  }
 }
 
 /**
@@ -144,19 +155,18 @@ export class Auditor {
     const internet = await this.internet(host);
     const probes = probesFor(host, this.core.registry.list(), settings, internet);
     const network = (async (): Promise<AuditCheck[]> => {
-      const r = await runChannel(s, ['python3', '-', ...probeArgs(probes, cfg.connectTimeoutMs)], { timeoutMs: cfg.connectTimeoutMs + 15_000, input: PROBE_SCRIPT, maxBytes: MAX_OUTPUT });
-      const stderr = r.stderr;
-      if (r.code !== 0) return unknownProbes(probes, failure('python3 probe', { code: r.code, stderr }));
-      const outcomes = parseProbeOutput(r.stdout.toString('utf8'), probes.length);
+      const r = await run(s, ['python3', '-', ...probeArgs(probes, cfg.connectTimeoutMs)], { timeoutMs: cfg.connectTimeoutMs + 15_000, input: PROBE_SCRIPT });
+      if (r.code !== 0) return unknownProbes(probes, failure('python3 probe', r));
+      const outcomes = parseProbeOutput(r.stdout, probes.length);
       return outcomes ? probes.map((p, i) => judge(p, outcomes[i]!)) : unknownProbes(probes, 'python3 probe: output not understood');
     })();
     const sshd = (async (): Promise<AuditCheck[]> => {
-      const r = await runCaptured(s, sshdArgv(settings.packages.privilege, cfg.sshdConfig), 15_000, MAX_OUTPUT);
+      const r = await run(s, sshdArgv(settings.packages.privilege, cfg.sshdConfig), { timeoutMs: 15_000 });
       if (r.code !== 0) return [{ check: 'sshd -T', target: null, expect: 'runs', seen: failure('sshd -T', r).slice(0, 300), status: 'unknown' }];
       return sshdChecks(parseSshdT(r.stdout));
     })();
     const boot = (async (): Promise<AuditCheck[]> => {
-      const r = await runCaptured(s, ['sh', '-c', BOOT_SCRIPT, 'sh', ...cfg.bootMounts], 10_000, MAX_OUTPUT);
+      const r = await run(s, ['sh', '-c', BOOT_SCRIPT, 'sh', ...cfg.bootMounts], { timeoutMs: 10_000 });
       if (r.code !== 0) return [{ check: 'left on boot media', target: null, expect: 'absent', seen: failure('boot media check', r).slice(0, 300), status: 'unknown' }];
       return bootChecks(parseBootOutput(r.stdout, cfg.bootMounts));
     })();
@@ -184,9 +194,9 @@ export class Auditor {
       return none('the router is not connected: cannot learn the relay’s address');
     }
     const names = allow.map((a) => a.host).filter((n) => RELAY_NAME.test(n));
-    const r = names.length ? await runChannel(session, ['python3', '-', ...names], { timeoutMs: 10_000, input: RESOLVE_SCRIPT, maxBytes: MAX_OUTPUT }) : undefined;
+    const r = names.length ? await run(session, ['python3', '-', ...names], { timeoutMs: 10_000, input: RESOLVE_SCRIPT }) : undefined;
     if (r && r.code !== 0) return none(failure('resolving on the router', r));
-    const found = parseResolveOutput(r ? r.stdout.toString('utf8') : '', names);
+    const found = parseResolveOutput(r?.stdout ?? '', names);
     const targets = allow.map((a): InternetTarget => {
       const addrs = found.get(a.host);
       if (!addrs) return { name: a.host, ports: a.ports, addresses: null, why: 'not resolved on the router' };
