@@ -1,5 +1,7 @@
 // The posture audit's pure parts: which probes a host gets and what each must see, reading the probe's, sshd's and
 // the boot check's output (all untrusted host text), the verdicts, and what towerctl and the bar show of them.
+import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { i3barBlocks } from '../../client/bar/i3bar.js';
 import { applyEvent, fromSnapshot, type BarHost, type UpView } from '../../client/bar/model.js';
@@ -7,7 +9,7 @@ import { waybarOutput } from '../../client/bar/waybar.js';
 import { auditExitCode, renderAudit } from '../../client/commands/audit.js';
 import { postureOf } from '../../daemon/features/audit/auditor.js';
 import { bootChecks, parseBootOutput } from '../../daemon/features/audit/boot.js';
-import { judge, parseProbeOutput, parseResolveOutput, probeArgs, type Outcome } from '../../daemon/features/audit/probe.js';
+import { PROBE_SCRIPT, judge, parseProbeOutput, parseResolveOutput, probeArgs, type Outcome } from '../../daemon/features/audit/probe.js';
 import { parseSshdT, sshdArgv, sshdChecks } from '../../daemon/features/audit/sshd.js';
 import { probesFor, type InternetTarget, type Probe } from '../../daemon/features/audit/targets.js';
 import { DEFAULT_SETTINGS } from '../../daemon/core/settings.js';
@@ -67,6 +69,25 @@ describe('probe targets', () => {
   it('asks for a UDP send only where nothing may leave', () => {
     const probes = probesFor(byName('on1'), HOSTS, DEFAULT_SETTINGS, []);
     expect(probeArgs(probes, 1500)).toEqual(['1.500', 'u192.168.2.100:22', 't192.168.3.100:22', 'u192.168.2.201:22', 't192.168.3.200:22', 't192.168.2.1:22']);
+  });
+});
+
+const hasPython = spawnSync('python3', ['-c', '']).status === 0;
+
+describe.skipIf(!hasPython)('the probe script (python3, loopback only)', () => {
+  it('prints one line per target that the parser reads: connected, refused, a sent datagram', async () => {
+    const listen = () => new Promise<ReturnType<typeof createServer>>((r) => { const srv = createServer((c) => c.destroy()); srv.listen(0, '127.0.0.1', () => r(srv)); });
+    const open = await listen();
+    const closed = await listen();
+    const port = (srv: ReturnType<typeof createServer>) => (srv.address() as AddressInfo).port;
+    const closedPort = port(closed);
+    await new Promise((r) => closed.close(r));
+    const args = ['-', '1.0', `t127.0.0.1:${port(open)}`, `t127.0.0.1:${closedPort}`, `u127.0.0.1:${closedPort}`];
+    // the kernel completes the handshake from the listen backlog, so blocking here while python3 runs is fine
+    const { stdout, status } = spawnSync('python3', args, { input: PROBE_SCRIPT, encoding: 'utf8', timeout: 10_000 });
+    open.close();
+    expect(status).toBe(0);
+    expect(parseProbeOutput(stdout, 3)).toEqual([{ tcp: 'connected', udp: 'skip' }, { tcp: 'refused', udp: 'skip' }, { tcp: 'refused', udp: 'sent' }]);
   });
 });
 

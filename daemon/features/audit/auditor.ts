@@ -52,6 +52,8 @@ export class Auditor {
   constructor(
     private readonly core: Core,
     private readonly publish: (audit: HostAudit) => void,
+    /** what one host's audit checks; the real probes unless a test gives its own */
+    private readonly checkHost: (host: Host, s: HostSession) => Promise<AuditCheck[]> = (host, s) => this.checks(host, s),
   ) {}
 
   lastOf(name: string): HostAudit | undefined {
@@ -137,7 +139,7 @@ export class Auditor {
       } catch (err) {
         error = (err as Error).message;
       }
-      if (session) checks = await this.checks(host, session);
+      if (session) checks = await this.checkHost(host, session);
     }
     const audit: HostAudit = { name, posture: postureOf(checks, error), at: new Date().toISOString(), durationMs: Date.now() - started, trigger, error, checks };
     if (!host || this.stopped) return audit;
