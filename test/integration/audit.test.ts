@@ -11,8 +11,10 @@ import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { TOWERCTL, towerctl } from '../helpers/towerd.js';
 import { until } from '../helpers/until.js';
 import { resolveOnHost } from '../lab/alpine/dns.js';
+import { defaultProfile } from '../lab/profile.js';
 
-const root = process.getuid?.() === 0;
+// sshd -T needs root through the privilege command: TowerOS's doas is on the Alpine-like profile only
+const root = process.getuid?.() === 0 && defaultProfile() === 'alpine';
 let t: LabDaemon;
 
 const SETTINGS = { audit: { settleMs: 0, connectTimeoutMs: 1000, sshdConfig: '/run/lab/sshd_config', bootMounts: ['/run/lab'] } };

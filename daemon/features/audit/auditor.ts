@@ -164,7 +164,10 @@ export class Auditor {
     })();
     const sshd = (async (): Promise<AuditCheck[]> => {
       const r = await run(s, sshdArgv(settings.packages.privilege, cfg.sshdConfig), { timeoutMs: 15_000 });
-      if (r.code !== 0) return [{ check: 'sshd -T', target: null, expect: 'runs', seen: failure('sshd -T', r).slice(0, 300), status: 'unknown' }];
+      if (r.code !== 0) {
+        const why = r.code === 127 ? `${failure('sshd -T', r)}; the privilege command is packages.privilege in towerd.json` : failure('sshd -T', r);
+        return [{ check: 'sshd -T', target: null, expect: 'runs', seen: why.slice(0, 300), status: 'unknown' }];
+      }
       return sshdChecks(parseSshdT(r.stdout));
     })();
     const boot = (async (): Promise<AuditCheck[]> => {
