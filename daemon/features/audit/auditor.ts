@@ -12,6 +12,7 @@ import { probesFor, type InternetTarget } from './targets.js';
 const MAX_OUTPUT = 64 * 1024;
 /** the relay's addresses are asked of the router at most this often */
 const RESOLVE_TTL_MS = 60_000;
+const MAX_CONCURRENT = 4;
 
 export function postureOf(checks: readonly AuditCheck[], error: string | null): Posture {
   if (checks.some((c) => c.status === 'open')) return 'open';
@@ -47,6 +48,10 @@ export class Auditor {
   private readonly running = new Map<string, Promise<HostAudit>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private resolved: { at: number; targets: InternetTarget[] } | undefined;
+  private resolving: Promise<InternetTarget[]> | undefined;
+  /** audits running now, over all hosts: after towerd starts every host connects at once */
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
   private stopped = false;
 
   constructor(
@@ -104,17 +109,10 @@ export class Auditor {
     return Boolean(this.core.supervisor?.get(name)?.connection);
   }
 
-  /** Audit these hosts now, a few at a time. */
+  /** Audit these hosts now (at most MAX_CONCURRENT at a time, with the automatic ones). */
   async run(names: readonly string[]): Promise<HostAudit[]> {
     const out: HostAudit[] = new Array<HostAudit>(names.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < names.length) {
-        const i = next++;
-        out[i] = await this.audit(names[i]!, 'manual');
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(4, names.length) }, worker));
+    await Promise.all(names.map(async (n, i) => (out[i] = await this.audit(n, 'manual'))));
     return out;
   }
 
@@ -139,7 +137,16 @@ export class Auditor {
       } catch (err) {
         error = (err as Error).message;
       }
-      if (session) checks = await this.checkHost(host, session);
+      if (session) {
+        while (this.active >= MAX_CONCURRENT) await new Promise<void>((r) => this.waiting.push(r));
+        this.active++;
+        try {
+          checks = await this.checkHost(host, session);
+        } finally {
+          this.active--;
+          this.waiting.shift()?.();
+        }
+      }
     }
     const audit: HostAudit = { name, posture: postureOf(checks, error), at: new Date().toISOString(), durationMs: Date.now() - started, trigger, error, checks };
     if (!host || this.stopped) return audit;
@@ -154,7 +161,7 @@ export class Auditor {
   private async checks(host: Host, s: HostSession): Promise<AuditCheck[]> {
     const settings = this.core.settings();
     const cfg = settings.audit;
-    const internet = await this.internet(host);
+    const internet = await this.internet();
     const probes = probesFor(host, this.core.registry.list(), settings, internet);
     const network = (async (): Promise<AuditCheck[]> => {
       const r = await run(s, ['python3', '-', ...probeArgs(probes, cfg.connectTimeoutMs)], { timeoutMs: cfg.connectTimeoutMs + 15_000, input: PROBE_SCRIPT });
@@ -185,16 +192,22 @@ export class Auditor {
    * The addresses the relay would dial: it opens its upstream connections from the router, so they are what the
    * router resolves the allow-listed names to. Addresses on the Tower networks or loopback are not probed.
    */
-  private async internet(self: Host): Promise<InternetTarget[]> {
+  private internet(): Promise<InternetTarget[]> {
+    if (this.resolved && Date.now() - this.resolved.at < RESOLVE_TTL_MS) return Promise.resolve(this.resolved.targets);
+    // hosts audited together share one question to the router
+    this.resolving ??= this.resolve().finally(() => (this.resolving = undefined));
+    return this.resolving;
+  }
+
+  private async resolve(): Promise<InternetTarget[]> {
     const settings = this.core.settings();
     const allow = settings.packages.relay.allow;
-    if (this.resolved && Date.now() - this.resolved.at < RESOLVE_TTL_MS) return this.resolved.targets;
     const none = (why: string) => allow.map((a) => ({ name: a.host, ports: a.ports, addresses: null, why }));
     const router = this.core.registry.list().find((h) => h.role === 'router');
     if (!router) return none('no router registered: the relay has no way out');
     let session: HostSession;
     try {
-      session = router.name === self.name ? this.core.connected(self.name) : this.core.connected(router.name);
+      session = this.core.connected(router.name);
     } catch {
       return none('the router is not connected: cannot learn the relay’s address');
     }
