@@ -1,5 +1,6 @@
 import type { Core, Feature } from './core/feature.js';
 import { appsFeature } from './features/apps/index.js';
+import { auditFeature } from './features/audit/index.js';
 import { clipboardFeature } from './features/clipboard/index.js';
 import { execFeature } from './features/exec/index.js';
 import { forwardsFeature } from './features/forwards/index.js';
@@ -28,5 +29,6 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const updates = updatesFeature(core, { apps: opts.runningApps ? { running: opts.runningApps } : apps.port, packages: packages.port });
   const provision = provisionFeature(core);
   const setup = setupFeature(core, { packages: packages.port, sound: sound.port });
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup];
+  const audit = auditFeature(core);
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit];
 }

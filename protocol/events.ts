@@ -3,6 +3,7 @@ import { HostInfo } from './host.js';
 import { JobInfo } from './provision.js';
 import { AppEvents } from './apps.js';
 import { ClipboardEvents } from './clipboard.js';
+import { AuditEvents } from './audit.js';
 import { HostUpdates } from './updates.js';
 import { LOG_LEVELS, TOPICS } from './constants.js';
 
@@ -47,6 +48,7 @@ export const Event = z.discriminatedUnion('type', [
   z.object({ type: z.literal('job.progress'), topic: z.literal('jobs'), job: JobInfo }),
   ...AppEvents,
   ...ClipboardEvents,
+  ...AuditEvents,
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventType = Event['type'];

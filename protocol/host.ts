@@ -69,6 +69,10 @@ export type SoundState = z.infer<typeof SoundState>;
 export const ClipboardMode = z.enum(['off', 'explicit', 'auto']);
 export type ClipboardMode = z.infer<typeof ClipboardMode>;
 
+/** The last posture audit of a host (protocol/audit.ts): `open` when a check found something exposed. */
+export const Posture = z.enum(['ok', 'open', 'unknown']);
+export type Posture = z.infer<typeof Posture>;
+
 export const HostInfo = z.object({
   name: HostName,
   role: Role,
@@ -85,5 +89,6 @@ export const HostInfo = z.object({
   sound: z.optional(SoundState.check(z.describe('sound forwarding of the host’s apps (desktop.sound)'))),
   clipboard: z.optional(ClipboardMode.check(z.describe('clipboard policy of the host (desktop.clipboard)'))),
   updates: z.optional(UpdateSummary.check(z.describe('automatic security updates; absent when they are off for this host'))),
+  posture: z.optional(Posture.check(z.describe('the last posture audit (towerctl audit); absent before the first'))),
 });
 export type HostInfo = z.infer<typeof HostInfo>;

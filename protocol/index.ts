@@ -8,6 +8,7 @@ export * from './apps.js';
 export * from './clipboard.js';
 export * from './updates.js';
 export * from './setup.js';
+export * from './audit.js';
 export * from './stream.js';
 export * from './errors.js';
 export * from './version.js';

@@ -8,6 +8,7 @@ import { appMethods } from './apps.js';
 import { updateMethods } from './updates.js';
 import { clipboardMethods } from './clipboard.js';
 import { setupMethods } from './setup.js';
+import { auditMethods } from './audit.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -176,6 +177,7 @@ export const methods = {
   ...updateMethods,
   ...clipboardMethods,
   ...setupMethods,
+  ...auditMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

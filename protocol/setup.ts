@@ -14,15 +14,15 @@ export const HostTool = z.object({
 });
 export type HostTool = z.infer<typeof HostTool>;
 
-export const CheckStatus = z.enum(['ok', 'warn', 'fail']);
-export type CheckStatus = z.infer<typeof CheckStatus>;
+export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
+export type DoctorStatus = z.infer<typeof DoctorStatus>;
 
 /** One row of `towerctl doctor`: where, what, how it went, and what to do about it. */
 export const DoctorCheck = z.object({
   /** `thinclient` or a host's name */
   scope: z.string(),
   check: z.string(),
-  status: CheckStatus,
+  status: DoctorStatus,
   detail: z.string(),
   /** what to do; '' when status is ok */
   fix: z.string(),

@@ -2,7 +2,7 @@
 // elements are arrays of blocks, one element per line. Rendering is pure; the command decides when to print.
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
-import { STATE_LOOK, SUMMARY_TONE, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks } from './present.js';
+import { STATE_LOOK, SUMMARY_TONE, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark } from './present.js';
 
 export const I3BAR_HEADER = '{"version":1,"click_events":true}';
 /** The block name of hosts; click events carry it back, with the host name as instance. */
@@ -25,11 +25,12 @@ function hostBlock(h: BarHost): I3Block {
   const tinted = (text: string) => (alert ? escapeMarkup(text) : colored(text, TONE_HEX[look.tone]));
   const name = chip(h.name, h.color.hex);
   const mark = updatesMark(h);
+  const posture = postureMark(h);
   const block: I3Block = {
     name: HOST_BLOCK,
     instance: h.name,
-    full_text: `${name} ${tinted(stateLabel(h))}${mark ? ' ' + colored(mark.text, TONE_HEX[mark.tone]) : ''}${desktopMarks(h).map((m) => ' ' + colored(m.text, TONE_HEX[m.tone])).join('')}`,
-    short_text: `${name} ${tinted(look.marker)}`,
+    full_text: `${name} ${tinted(stateLabel(h))}${mark ? ' ' + colored(mark.text, TONE_HEX[mark.tone]) : ''}${desktopMarks(h).map((m) => ' ' + colored(m.text, TONE_HEX[m.tone])).join('')}${posture ? ' ' + colored(posture.text, TONE_HEX[posture.tone]) : ''}`,
+    short_text: `${name} ${tinted(look.marker)}${posture ? colored('⚑', TONE_HEX[posture.tone]) : ''}`,
     markup: 'pango',
   };
   if (alert) block.urgent = true;
@@ -37,13 +38,15 @@ function hostBlock(h: BarHost): I3Block {
   return block;
 }
 
+const openCount = (hosts: readonly BarHost[]) => hosts.filter((h) => h.posture === 'open').length;
+
 export function i3barBlocks(view: BarView): I3Block[] {
   if (view.daemon === 'down')
     return [{ name: 'tower-daemon', full_text: 'towerd down', short_text: 'towerd ✖', color: TONE_HEX.down, markup: 'pango' }];
   const s = summarize(view.hosts);
   const summary: I3Block = {
     name: 'tower-summary',
-    full_text: escapeMarkup(`tower ${summaryText(s)}${view.registry.ok ? '' : ' · ⚠ registry invalid'}`),
+    full_text: escapeMarkup(`tower ${summaryText(s)}${openCount(view.hosts) ? ` · ⚑ ${openCount(view.hosts)} open` : ''}${view.registry.ok ? '' : ' · ⚠ registry invalid'}`),
     short_text: escapeMarkup(`${s.online}/${s.total}`),
     color: TONE_HEX[view.registry.ok ? SUMMARY_TONE[s.klass] : 'alert'],
     markup: 'pango',

@@ -2,7 +2,7 @@ import type { Event, HostInfo, RegistryStatus } from '../../protocol/index.js';
 import { compareHosts } from '../../daemon/shared/hostorder.js';
 
 /** What the bar shows of a host; the rest of HostInfo never reaches the screen. */
-export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError' | 'updates' | 'sound' | 'clipboard'>;
+export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError' | 'updates' | 'sound' | 'clipboard' | 'posture'>;
 
 export interface UpView {
   daemon: 'up';
@@ -19,6 +19,7 @@ function pick(h: BarHost): BarHost {
   if (h.updates) b.updates = h.updates;
   if (h.sound) b.sound = h.sound;
   if (h.clipboard) b.clipboard = h.clipboard;
+  if (h.posture) b.posture = h.posture;
   return b;
 }
 
@@ -42,6 +43,7 @@ export function applyEvent(v: UpView, e: Event): BarView {
       return { ...v, hosts: upsert(v.hosts, e.host) };
     case 'host.state':
     case 'host.updates':
+    case 'host.posture':
       // a state change of a host this view does not know yet (missed add) still shows it
       return { ...v, hosts: v.hosts.some((h) => h.name === e.host.name) ? v.hosts.map((h) => (h.name === e.host.name ? pick(e.host) : h)) : upsert(v.hosts, e.host) };
     case 'host.removed':

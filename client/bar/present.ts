@@ -65,6 +65,14 @@ export function updatesMark(h: BarHost): { text: string; tone: Tone } | null {
   return n > 0 ? { text: `↑${n}`, tone: 'idle' } : null;
 }
 
+/**
+ * The posture audit's mark (towerctl audit): `⚑ open` in the warning colour when a check found the host exposed,
+ * shown whatever the host's state (the finding stays true while it is away); nothing for ok or unknown.
+ */
+export function postureMark(h: BarHost): { text: string; tone: Tone } | null {
+  return h.posture === 'open' ? { text: '⚑ open', tone: 'busy' } : null;
+}
+
 /** The summary's CSS class (waybar) and colour, most urgent first. */
 export type SummaryClass = 'daemon-down' | 'some-down' | 'all-online' | 'unsupervised' | 'no-hosts';
 

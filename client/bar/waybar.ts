@@ -3,7 +3,7 @@
 // Waybar parses text and tooltip as pango markup (unless "escape": true), so both are escaped here.
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
-import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, type SummaryClass } from './present.js';
+import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, type SummaryClass } from './present.js';
 
 export interface WaybarOutput {
   text: string;
@@ -26,7 +26,9 @@ function hostLine(h: BarHost): string {
     ? ` ${colored(mark.text, TONE_HEX[mark.tone])}${h.updates?.last === 'failed' && h.updates.reason ? escapeMarkup(` (updates failed: ${h.updates.reason.slice(0, ERROR_MAX)})`) : ''}`
     : '';
   const desk = desktopMarks(h).map((m) => ' ' + colored(m.text, TONE_HEX[m.tone])).join('');
-  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}${upd}${desk}`;
+  const posture = postureMark(h);
+  const pos = posture ? ' ' + colored(posture.text, TONE_HEX[posture.tone]) : '';
+  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}${upd}${desk}${pos}`;
 }
 
 export function waybarOutput(view: BarView): WaybarOutput {
@@ -36,11 +38,13 @@ export function waybarOutput(view: BarView): WaybarOutput {
   const classes: string[] = [s.klass];
   if (s.alert) classes.push('alert');
   if (!view.registry.ok) classes.push('registry-invalid');
+  const open = view.hosts.filter((h) => h.posture === 'open').length;
+  if (open) classes.push('posture-open');
   const head = `towerd: ${s.total ? `${s.online} of ${s.total} online${s.down ? `, ${s.down} down` : ''}` : 'no hosts'}`;
   const lines = [escapeMarkup(head), ...view.hosts.map(hostLine)];
   if (!view.registry.ok) lines.push(escapeMarkup(`⚠ registry on disk is invalid, not applied: ${view.registry.error ?? ''}`));
   return {
-    text: escapeMarkup(`⬤ ${summaryText(s)}${view.registry.ok ? '' : ' ⚠'}`),
+    text: escapeMarkup(`⬤ ${summaryText(s)}${open ? ` ⚑${open}` : ''}${view.registry.ok ? '' : ' ⚠'}`),
     tooltip: lines.join('\n'),
     class: classes,
     percentage: s.total ? Math.round((100 * s.online) / s.total) : 0,

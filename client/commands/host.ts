@@ -21,6 +21,7 @@ function renderHost(h: HostInfo): string {
       ['rtt', h.rttMs === null ? '-' : `${h.rttMs.toFixed(1)}ms`],
       ['last error', esc(h.lastError ?? '-')],
       ['version', esc(h.version ?? '-')],
+      ['posture', h.posture ? `${h.posture} (towerctl audit ${esc(h.name)})` : '-'],
     ],
   );
 }

@@ -22,10 +22,11 @@ export function renderStatus(s: Status): string {
     updatesText(h.updates),
     h.sound ?? '-',
     h.clipboard ?? '-',
+    h.posture === 'open' ? style(['yellow', 'bold'], 'open') : (h.posture ?? '-'),
     escapeControls(h.lastError ?? ''),
   ]);
   let out = s.hosts.length
-    ? table(['HOST', 'ROLE', 'ADDRESS', 'STATE', 'RTT', 'LAST CONTACT', 'UPDATES', 'SOUND', 'CLIPBOARD', 'LAST ERROR'], rows)
+    ? table(['HOST', 'ROLE', 'ADDRESS', 'STATE', 'RTT', 'LAST CONTACT', 'UPDATES', 'SOUND', 'CLIPBOARD', 'POSTURE', 'LAST ERROR'], rows)
     : 'No hosts. Add one with: towerctl host add NAME --online|--offline|--router\n';
   out += `\n${s.summary.total} host${s.summary.total === 1 ? '' : 's'}: ${s.summary.online} online, ${s.summary.down} down`;
   out += ` · towerd ${escapeControls(s.daemon.version)} (pid ${s.daemon.pid}, up ${formatDuration(s.daemon.uptimeMs)})\n`;
@@ -46,7 +47,8 @@ auth-failed, hostkey-mismatch, provisioning, unsupervised), RTT (last keepalive 
 UPDATES (automatic security updates: ↑N upgrades pending, "current", "?" before the first check, then
 ", failed" or ", skipped" when the last run did not upgrade; "-" when off; details: towerctl updates), SOUND
 (on, off, down: on but its PulseAudio forward or the thin client's PulseAudio is not working), CLIPBOARD (off,
-explicit, auto; see towerctl clip), LAST ERROR.
+explicit, auto; see towerctl clip), POSTURE (the last towerctl audit: ok, open, unknown; - before the
+first), LAST ERROR.
 A warning line follows when an edit of ~/.local/tower on disk is invalid.
 
 Example:

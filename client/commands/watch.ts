@@ -20,6 +20,10 @@ function describe(e: Event): string {
       const now = u.running ? `updates ${u.running}` : u.last ? `updates ${u.last.result}${u.last.reason ? ` (${esc(u.last.reason)})` : ''}` : 'updates';
       return `${t} ${hostColor(e.host)} ${now}, ${u.pending === null ? 'pending unknown' : `${u.pending} pending`}${u.waiting ? `; ${esc(u.waiting)}` : ''}\n`;
     }
+    case 'host.posture': {
+      const open = e.audit.checks.filter((c) => c.status === 'open').map((c) => esc(`${c.check}${c.target ? ` ${c.target}` : ''}`));
+      return `${t} ${hostColor(e.host)} posture ${e.audit.posture}${open.length ? `: ${open.join('; ')}` : e.audit.error ? ` (${esc(e.audit.error)})` : ''}\n`;
+    }
     case 'registry.changed':
       return `${t} registry ${e.registry.ok ? `loaded: ${e.hosts.length} hosts` : `invalid, not applied: ${esc(e.registry.error ?? '')}`}\n`;
     case 'log':

@@ -171,6 +171,26 @@ export const Settings = z
       })
       .strict()
       .prefault({}),
+    /** the posture audit (`towerctl audit`, daemon/features/audit/) */
+    audit: z
+      .object({
+        /** audit a host after it connects (at most once per intervalMs; `towerctl audit` any time) */
+        auto: z.boolean().default(true),
+        intervalMs: z.number().int().min(60_000).max(7 * 86_400_000).default(3_600_000),
+        /** wait this long after a host connects before auditing it (the router may still be on its way) */
+        settleMs: z.number().int().min(0).max(600_000).default(10_000),
+        /** each TCP connect from a host gives up after this long */
+        connectTimeoutMs: z.number().int().min(100).max(10_000).default(1500),
+        /** sshd's configuration file for `sshd -T -f`; null: sshd's own default (/etc/ssh/sshd_config) */
+        sshdConfig: z.string().regex(/^\/[^\0]{0,4095}$/, 'an absolute path').nullable().default(null),
+        /** where a host may have its boot partition mounted (TowerOS's installer: /media/usb or /media/mmcblk0p1) */
+        bootMounts: z
+          .array(z.string().regex(/^\/[^\0]{0,4095}$/, 'an absolute path'))
+          .max(16)
+          .default(['/media/usb', '/media/mmcblk0p1', '/boot']),
+      })
+      .strict()
+      .prefault({}),
     /** argv run on a host by `towerctl poweroff` (TowerOS hosts have doas linked as sudo) */
     poweroffCommand: z.array(z.string().min(1)).min(1).default(['sudo', 'poweroff']),
     log: z

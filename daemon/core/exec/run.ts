@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ClientChannel, PseudoTtyOptions } from 'ssh2';
 import { StreamFrame, encodeFrame, type ExitInfo } from '../../../protocol/stream.js';
-import { bridgeChannel } from './stream.js';
+import { bridgeChannel, recordExit, recordedExit } from './stream.js';
 import type { HostSession } from '../ssh/session.js';
 import { shellJoin } from '../util/shell.js';
 
@@ -10,7 +10,11 @@ export function openChannel(s: HostSession, argv: string[], pty: PseudoTtyOption
   return new Promise((resolve, reject) => {
     const c = s.connection;
     if (!c) return reject(new Error(`${s.host.name} went offline`));
-    const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
+    const cb = (err: Error | undefined, ch: ClientChannel) => {
+      if (err) return reject(err);
+      recordExit(ch);
+      resolve(ch);
+    };
     if (argv.length) c.exec(shellJoin(argv), { pty: pty ?? false }, cb);
     else c.shell(pty ?? false, cb);
   });
@@ -59,6 +63,7 @@ export function runChannel(s: HostSession, argv: string[], opts: { timeoutMs: nu
       const done = () => resolve({ code, stdout: Buffer.concat(chunks), size, stderr: err.trim().slice(0, 2000) });
       ch.on('close', () => {
         clearTimeout(timer);
+        code ??= recordedExit(ch)?.code ?? null;
         if (code !== null) return done();
         // seen here: ssh2 can report the channel closed just before the exit status it already received
         const grace = setTimeout(done, 200);

@@ -7,6 +7,23 @@ import { StreamDecoder, StreamFrame, encodeFrame, type ExitInfo } from '../../..
 const SIGNALS = new Set(['INT', 'TERM', 'HUP', 'QUIT', 'KILL', 'USR1', 'USR2', 'WINCH']);
 
 /**
+ * Exit statuses seen from the moment a command's channel exists. ssh2 parses a whole received chunk at once: for a
+ * short command the exec reply, its output, its exit status and the channel's close can arrive together, and the
+ * 'exit' event then fires before the code awaiting the exec reply has attached its own listeners (output is
+ * buffered by the stream until read; the exit event is not).
+ */
+const exits = new WeakMap<ClientChannel, { code: number | null; signal: string | null }>();
+
+export function recordExit(ch: ClientChannel): void {
+  ch.once('exit', (code: number | null, signal?: string) => exits.set(ch, { code: typeof code === 'number' ? code : null, signal: signal ? signal.replace(/^SIG/, '') : null }));
+}
+
+/** The exit recorded by recordExit, if it came. */
+export function recordedExit(ch: ClientChannel): { code: number | null; signal: string | null } | undefined {
+  return exits.get(ch);
+}
+
+/**
  * Carry one command's channel over a client's socket as binary frames, with backpressure both ways. Ends with
  * one Exit frame: the command's status, or why it has none (the connection to the host was lost).
  */
@@ -48,7 +65,7 @@ export function bridgeChannel(sock: Socket, rest: Buffer, ch: ClientChannel, hos
       }
       resolve(info);
     };
-    ch.on('close', () => finish(exit ?? { code: null, signal: null, error: `the connection to ${hostName} was lost` }));
+    ch.on('close', () => finish(exit ?? recordedExit(ch) ?? { code: null, signal: null, error: `the connection to ${hostName} was lost` }));
 
     const decoder = new StreamDecoder();
     let inWaiting = false;
