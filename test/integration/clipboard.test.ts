@@ -149,6 +149,8 @@ describe.skipIf(!root)('clipboard between hosts’ apps and the thin client', ()
       expect((await t.lab.execHost('on1', ['xclip', '-o', '-display', app.display!], { user: 'tower' })).stderr).toMatch(/Can't open display/);
       const text = `from the app ${Date.now()}`;
       await t.lab.execHost('on1', [...env, 'sh', '-c', 'xclip -i -selection clipboard >/dev/null 2>&1'], { user: 'tower', input: text });
+      // xclip's selection owner forks into the background: wait until it holds the text, as hostCopy does
+      await until('the app’s display to own the text', async () => (await t.lab.execHost('on1', [...env, 'xclip', '-o', '-selection', 'clipboard'], { user: 'tower' })).stdout === text, 5000);
       const r = await clip(['copy', 'on1', '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual({ host: 'on1', display: app.display, bytes: Buffer.byteLength(text) });
