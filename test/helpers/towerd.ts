@@ -114,6 +114,16 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
   });
 }
 
+/** towerctl started in the background, its output collected as it comes: for tests that act while it runs. */
+export function startTowerctl(d: Pick<RunningDaemon, 'env'>, args: string[]): { proc: ChildProcess; out: { stdout: string; stderr: string }; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, [TOWERCTL, ...args], { env: { ...d.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
+  proc.stderr.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  return { proc, out, exited };
+}
+
 export function towerctl(d: Pick<RunningDaemon, 'env'>, args: string[], opts: { input?: string } = {}): Promise<RunResult> {
   return run(process.execPath, [TOWERCTL, ...args], { env: { ...d.env, NO_COLOR: '1' }, ...opts });
 }

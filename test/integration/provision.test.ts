@@ -10,7 +10,7 @@ import { wpaPsk } from '../../daemon/shared/wpa.js';
 import { parseTowerEnv } from '../../daemon/core/registry/towerenv.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
 import { cmd, makeHostImage, mlist, mread, type HostImage } from '../helpers/hostimage.js';
-import { TOWERCTL, startDaemon, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
+import { TOWERCTL, startDaemon, startTowerctl, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
 
 const root = process.getuid?.() === 0;
 const BOOT_FILES = [
@@ -442,16 +442,8 @@ describe.skipIf(!root)('a provisioned host boots in the lab', () => {
     const khBefore = readFileSync(kh, 'utf8');
     const user = t.lab.snapshot().user;
     const work = scratchDir('tower-labimg-');
-    const out = join(work, 'fresh.img');
-    const cli = spawn(process.execPath, [TOWERCTL, 'provision', 'fresh', '--offline', '--user', user, '--image', images.gptXz.path, '--to-file', out, '--timeout', '60'], {
-      env: { ...t.d.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    cli.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    cli.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const exited = new Promise<number | null>((r) => cli.once('exit', (c) => r(c)));
+    const outFile = join(work, 'fresh.img');
+    const { proc: cli, out, exited } = startTowerctl(t.d, ['provision', 'fresh', '--offline', '--user', user, '--image', images.gptXz.path, '--to-file', outFile, '--timeout', '60']);
     try {
       await expect.poll(() => events.some(({ e }) => e.type === 'job.progress' && e.job.phase === 'done'), { timeout: 30_000 }).toBe(true);
       const khProvisioned = readFileSync(kh, 'utf8');
@@ -461,14 +453,14 @@ describe.skipIf(!root)('a provisioned host boots in the lab', () => {
 
       // the host's "boot": its sshd gets the host key and the authorized key from the image's boot partition
       const bootFiles = scratchDir('tower-bootfs-');
-      const env = parseTowerEnv((await mread(out, images.gptXz.offsetBytes, 'tower.env')).toString('utf8'));
-      for (const f of ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']) writeFileSync(join(bootFiles, f), await mread(out, images.gptXz.offsetBytes, f), { mode: 0o600 });
+      const env = parseTowerEnv((await mread(outFile, images.gptXz.offsetBytes, 'tower.env')).toString('utf8'));
+      for (const f of ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']) writeFileSync(join(bootFiles, f), await mread(outFile, images.gptXz.offsetBytes, f), { mode: 0o600 });
       await new Promise((r) => setTimeout(r, 1500)); // towerd has been failing to reach it for a while
       const host = await t.lab.bootHost({ name: 'fresh', role: 'offline', ip: env.STATIC_HOST_IP!, hostKeyFile: join(bootFiles, 'ssh_host_ed25519_key'), authorizedKey: env.PUBLIC_KEY! });
       const booted = Date.now();
 
-      expect(await exited, stderr).toBe(0);
-      expect(stdout).toMatch(/^fresh is online at 192\.168\.3\.200/m);
+      expect(await exited, out.stderr).toBe(0);
+      expect(out.stdout).toMatch(/^fresh is online at 192\.168\.3\.200/m);
       const mine = events.filter(({ e }) => (e.type === 'host.state' || e.type === 'host.added') && e.host.name === 'fresh').map(({ at, e }) => ({ at, host: (e as { host: HostInfo }).host }));
       const states = mine.map((x) => x.host.state);
       expect(states[0]).toBe('provisioning');

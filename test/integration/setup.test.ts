@@ -2,7 +2,6 @@
 // own packages): `run` names host setup, setup installs the Alpine packages through apk (the offline host through
 // the package relay) and a second run installs nothing; doctor names what was taken away again, on a host and on
 // the thin client. towerd runs with a PATH of its own, so a thin-client program can be taken off it.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { APK_ROOT, APK_SETTINGS, apkRepo, type ApkRepo } from '../helpers/apkRep
 import { startXScreen, type XScreen } from '../helpers/desktop.js';
 import { makeHostImage, mread } from '../helpers/hostimage.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
-import { TOWERCTL, run, startDaemon, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
+import { TOWERCTL, run, startDaemon, startTowerctl, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
 import { until } from '../helpers/until.js';
 import { resolveOnHost } from '../lab/alpine/dns.js';
 import { hostPackageSpecs } from '../lab/alpine/hostPackages.js';
@@ -187,27 +186,19 @@ describe.skipIf(!root || defaultProfile() !== 'alpine')('towerctl provision --se
 
   it('installs what Tower needs once the provisioned host is up, through the relay', async () => {
     const image = await makeHostImage(scratch('tower-hp-img-'));
-    const out = join(scratch('tower-hp-out-'), 'fresh.img');
-    const cli = spawn(process.execPath, [TOWERCTL, 'provision', 'fresh', '--offline', '--user', t.lab.snapshot().user, '--image', image.path, '--to-file', out, '--timeout', '60', '--setup'], {
-      env: { ...t.d.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    cli.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    cli.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const exited = new Promise<number | null>((r) => cli.once('exit', (c) => r(c)));
+    const outFile = join(scratch('tower-hp-out-'), 'fresh.img');
+    const { proc: cli, out, exited } = startTowerctl(t.d, ['provision', 'fresh', '--offline', '--user', t.lab.snapshot().user, '--image', image.path, '--to-file', outFile, '--timeout', '60', '--setup']);
     try {
-      await until('the image written', () => /waiting for fresh/.test(stderr) || undefined, 30_000);
+      await until('the image written', () => /waiting for fresh/.test(out.stderr) || undefined, 30_000);
       const boot = scratch('tower-hp-boot-');
-      const env = parseTowerEnv((await mread(out, image.offsetBytes, 'tower.env')).toString('utf8'));
-      for (const f of ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']) writeFileSync(join(boot, f), await mread(out, image.offsetBytes, f), { mode: 0o600 });
+      const env = parseTowerEnv((await mread(outFile, image.offsetBytes, 'tower.env')).toString('utf8'));
+      for (const f of ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']) writeFileSync(join(boot, f), await mread(outFile, image.offsetBytes, f), { mode: 0o600 });
       await t.lab.bootHost({ name: 'fresh', role: 'offline', ip: env.STATIC_HOST_IP!, hostKeyFile: join(boot, 'ssh_host_ed25519_key'), authorizedKey: env.PUBLIC_KEY! });
-      expect(await exited, stderr + stdout).toBe(0);
-      expect(stdout).toMatch(/^fresh is online at 192\.168\.3\.200/m);
-      expect(stderr).toMatch(/^fresh: installing tigervnc matchbox-window-manager wmctrl xrandr/m);
-      expect(stderr).toMatch(/fresh is offline: apk goes through the package relay/);
-      expect(stderr).toMatch(/^fresh: done: every program Tower needs is there$/m);
+      expect(await exited, out.stderr + out.stdout).toBe(0);
+      expect(out.stdout).toMatch(/^fresh is online at 192\.168\.3\.200/m);
+      expect(out.stderr).toMatch(/^fresh: installing tigervnc matchbox-window-manager wmctrl xrandr/m);
+      expect(out.stderr).toMatch(/fresh is offline: apk goes through the package relay/);
+      expect(out.stderr).toMatch(/^fresh: done: every program Tower needs is there$/m);
       expect(server.requests().join('\n')).toMatch(/GET \/alpine\/v3\.19\/community\/x86_64\/tigervnc-1\.12\.0-r3\.apk/);
       const again = await towerctl(t.d, ['host', 'setup', 'fresh']);
       expect(again.stderr).toMatch(/^fresh: nothing to install/m);
