@@ -15,7 +15,7 @@ import { TOWERCTL, startDaemon } from '../test/helpers/towerd.js';
 import { fmtDur, isRoot, median, printNotes, skipped, sleep, spawnBackground, withLab, type LabRow } from './lab-common.js';
 import { printRows, type Row } from './stats.js';
 
-const TOOLS = ['Xvnc', 'vncviewer', 'xlogo', 'matchbox-window-manager', 'wmctrl', 'xauth', 'xdotool'];
+const TOOLS = ['Xvnc', 'vncviewer', 'xlogo', 'openbox', 'xprop', 'wmctrl', 'xauth', 'xdotool'];
 
 function onPath(tool: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => existsSync(join(d, tool)));

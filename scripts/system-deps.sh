@@ -3,16 +3,18 @@
 # Real components, not fakes: OpenSSH server and client, iproute2 (network namespaces), iptables/nftables
 # (host firewalls), shellcheck and systemd-analyze (service files), zsh and fish (completion scripts), mtools and
 # xz-utils (towerd writes host images with them), fdisk and dosfstools (test images: sfdisk, mkfs.vfat, fsck.vfat),
-# openssl (sha512-crypt cross-check), and for GUI apps: TigerVNC's Xvnc and vncviewer, matchbox-window-manager,
-# wmctrl, xauth and xrandr (x11-xserver-utils; what hosts run per app), xdotool and xev (x11-utils; the viewer's
-# window class and size), xterm and x11-apps (test apps), xwd and xwininfo (x11-utils; screenshots, geometry).
+# openssl (sha512-crypt cross-check), and for GUI apps: TigerVNC's Xvnc and vncviewer, openbox, xauth, xprop and
+# xrandr (x11-utils, x11-xserver-utils; what hosts run per app), xdotool and xev (x11-utils; the viewer's window
+# class and size), xterm and x11-apps (test apps), xwd and xwininfo (x11-utils; screenshots, geometry),
+# matchbox-window-manager and wmctrl (the apps test's window manager on the thin-client screen; wmctrl also does
+# `xdotool windowquit` for the lab's Alpine-like hosts, whose Debian xdotool lacks it).
 # Sound and clipboard: pulseaudio and pulseaudio-utils (the thin client's server; paplay, parecord), sway and
 # wl-clipboard (a headless Wayland session with wl-copy/wl-paste), xvfb and xclip (hosts' app displays),
 # netcat-openbsd (TowerOS's clipboard services on 5556/5557). The lab's Alpine-like hosts: busybox (sh, applets)
 # and opendoas (doas, linked as sudo).
 set -euo pipefail
 packages=(openssh-server openssh-client iproute2 iptables nftables util-linux procps shellcheck systemd zsh fish mtools xz-utils fdisk dosfstools openssl
-  tigervnc-standalone-server tigervnc-viewer matchbox-window-manager wmctrl xauth x11-xserver-utils xdotool x11-apps x11-utils xterm
+  tigervnc-standalone-server tigervnc-viewer openbox matchbox-window-manager wmctrl xauth x11-xserver-utils xdotool x11-apps x11-utils xterm
   pulseaudio pulseaudio-utils sway wl-clipboard xvfb xclip netcat-openbsd busybox opendoas)
 missing=()
 for p in "${packages[@]}"; do

@@ -19,7 +19,7 @@ export interface SetupResult {
 
 const AFTER = `
 Checks with one command on each host (command -v) which of the programs Tower runs there are missing (Xvnc, xauth,
-matchbox-window-manager, wmctrl, xrandr, xclip, flock, setsid, od: README "Host packages"), then installs their
+openbox, xprop, xdotool, xrandr, xclip, flock, setsid, od: README "Host packages"), then installs their
 Alpine packages with apk exactly as \`towerctl install HOST PKG...\` does: offline hosts through the package relay,
 apk's progress shown, the host's world file saved. A host that has everything gets nothing installed. The router is
 left out of --all: it runs no apps.

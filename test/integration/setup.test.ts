@@ -71,7 +71,7 @@ describe.skipIf(!root || missing.length > 0 || defaultProfile() !== 'alpine')('t
   it('--dry-run says what it would install and installs nothing', async () => {
     const r = await towerctl(d, ['host', 'setup', 'off1', '--dry-run']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^off1: would install tigervnc matchbox-window-manager wmctrl xrandr \(missing: Xvnc, matchbox-window-manager, wmctrl, xrandr\)$/m);
+    expect(r.stderr).toMatch(/^off1: would install tigervnc openbox xrandr \(missing: Xvnc, openbox, xrandr\)$/m);
     expect((await lab.execHost('off1', ['cat', `${APK_ROOT}/etc/apk/world`])).stdout).toBe('');
   });
 
@@ -79,7 +79,7 @@ describe.skipIf(!root || missing.length > 0 || defaultProfile() !== 'alpine')('t
     const seen = repo.server.requests().length;
     const r = await towerctl(d, ['host', 'setup', 'off1']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    expect(r.stderr).toMatch(/off1: installing tigervnc matchbox-window-manager wmctrl xrandr/);
+    expect(r.stderr).toMatch(/off1: installing tigervnc openbox xrandr/);
     expect(r.stderr).toMatch(/off1 is offline: apk goes through the package relay/);
     expect(r.stdout).toMatch(/Installing tigervnc \(1\.12\.0-r3\)/);
     expect(r.stderr).toMatch(/off1: done: every program Tower needs is there/);
@@ -116,7 +116,7 @@ describe.skipIf(!root || missing.length > 0 || defaultProfile() !== 'alpine')('t
     const res = JSON.parse(r.stdout) as { host: string; installed: string[] }[];
     expect(res.map((x) => [x.host, x.installed])).toEqual([
       ['off1', []],
-      ['on1', ['tigervnc', 'matchbox-window-manager', 'wmctrl', 'xrandr']],
+      ['on1', ['tigervnc', 'openbox', 'xrandr']],
     ]);
   });
 
@@ -196,7 +196,7 @@ describe.skipIf(!root || defaultProfile() !== 'alpine')('towerctl provision --se
       await t.lab.bootHost({ name: 'fresh', role: 'offline', ip: env.STATIC_HOST_IP!, hostKeyFile: join(boot, 'ssh_host_ed25519_key'), authorizedKey: env.PUBLIC_KEY! });
       expect(await exited, out.stderr + out.stdout).toBe(0);
       expect(out.stdout).toMatch(/^fresh is online at 192\.168\.3\.200/m);
-      expect(out.stderr).toMatch(/^fresh: installing tigervnc matchbox-window-manager wmctrl xrandr/m);
+      expect(out.stderr).toMatch(/^fresh: installing tigervnc openbox xrandr/m);
       expect(out.stderr).toMatch(/fresh is offline: apk goes through the package relay/);
       expect(out.stderr).toMatch(/^fresh: done: every program Tower needs is there$/m);
       expect(server.requests().join('\n')).toMatch(/GET \/alpine\/v3\.19\/community\/x86_64\/tigervnc-1\.12\.0-r3\.apk/);

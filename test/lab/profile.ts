@@ -60,7 +60,6 @@ const STOCK_TOOLS: Record<string, string> = {
   python3: '/usr/bin/python3',
   xclip: '/usr/bin/xclip',
   xauth: '/usr/bin/xauth',
-  xdotool: '/usr/bin/xdotool',
   xprop: '/usr/bin/xprop',
   Xvfb: '/usr/bin/Xvfb',
   x11vnc: '/usr/bin/x11vnc',
@@ -89,6 +88,16 @@ const STOCK_TOOLS: Record<string, string> = {
   sfdisk: '/usr/sbin/sfdisk',
   getent: '/usr/bin/getent',
 };
+
+/**
+ * TowerOS's xdotool is 3.20211022.1 (Alpine 3.19), whose `windowquit WINDOW` sends `_NET_CLOSE_WINDOW`; Debian 12's
+ * 3.20160805 has no `windowquit`. The stock `xdotool` here is Debian's with that one command done by the machine's
+ * wmctrl, which sends the same client message (README: differences).
+ */
+const XDOTOOL_LAUNCHER = `#!/bin/sh
+if [ "$1" = windowquit ] && [ $# -eq 2 ]; then exec /usr/bin/wmctrl -i -c "$2"; fi
+exec /usr/bin/xdotool "$@"
+`;
 
 let appletCache: string[] | undefined;
 async function busyboxApplets(): Promise<string[]> {
@@ -119,6 +128,7 @@ export async function writeAlpineBoot(bootDir: string, user: LabUser): Promise<v
     ...Object.entries(STOCK_TOOLS)
       .filter(([, target]) => existsSync(target))
       .map(([name, target]) => symlink(target, join(dir, 'bin', name))),
+    ...(existsSync('/usr/bin/xdotool') ? [writeFile(join(dir, 'bin', 'xdotool'), XDOTOOL_LAUNCHER, { mode: 0o755 })] : []),
   ]);
   // The login user's shell is busybox ash (/bin/sh here; TowerOS's adduser gives /bin/ash).
   const passwd = (await readFile('/etc/passwd', 'utf8'))

@@ -1,7 +1,7 @@
 // The host side of an app: POSIX sh run through `sh -c SCRIPT NAME ARGS...`, so every value is an argument and
-// nothing is interpolated into the script. Needs Xvnc (TigerVNC), xauth, flock, setsid, matchbox-window-manager
-// and wmctrl on the host; Alpine 3.19 ships neither of the last two (README, "Host packages"). Written for busybox
-// ash and applets as much as for bash and GNU tools.
+// nothing is interpolated into the script. Needs Xvnc (TigerVNC), xauth, flock, setsid, openbox, xprop and xdotool
+// on the host, all of them in Alpine 3.19 (README, "Host packages"). Written for busybox ash and applets as much as
+// for bash and GNU tools.
 import * as z from 'zod/mini';
 
 /** Where apps keep their state on a host: one `0700` folder per user, one folder per app inside. */
@@ -9,6 +9,29 @@ export const HOST_BASE = '/tmp/tower-apps-$(id -u)';
 
 /** The folder name of one app on its host: towerd's id and a random tag. */
 export const DIR_NAME_RE = /^a[0-9]{1,9}-[0-9a-f]{8}$/;
+
+/**
+ * openbox's whole configuration for an app's display, written into the app's folder: no decorations, every normal
+ * window maximised (and kept so when RandR resizes the screen), dialogs and other windows placed centred, one
+ * desktop, no margins, and not one key or mouse binding, so the window manager grabs nothing from the app.
+ */
+export const OPENBOX_RC = `<?xml version="1.0" encoding="UTF-8"?>
+<openbox_config xmlns="http://openbox.org/3.4/rc">
+  <resistance><strength>0</strength><screen_edge_strength>0</screen_edge_strength></resistance>
+  <focus><focusNew>yes</focusNew><followMouse>no</followMouse></focus>
+  <placement><policy>Smart</policy><center>yes</center><monitor>Any</monitor></placement>
+  <theme><keepBorder>no</keepBorder><animateIconify>no</animateIconify></theme>
+  <desktops><number>1</number><firstdesk>1</firstdesk><popupTime>0</popupTime></desktops>
+  <resize><drawContents>yes</drawContents><popupShow>Never</popupShow></resize>
+  <margins><top>0</top><bottom>0</bottom><left>0</left><right>0</right></margins>
+  <keyboard></keyboard>
+  <mouse></mouse>
+  <menu></menu>
+  <applications>
+    <application class="*"><decor>no</decor><focus>yes</focus><desktop>1</desktop></application>
+    <application type="normal"><maximized>yes</maximized></application>
+  </applications>
+</openbox_config>`;
 
 const BASE = `base="/tmp/tower-apps-$(id -u)"
 if [ -L "$base" ] || { [ -e "$base" ] && { [ ! -d "$base" ] || [ ! -O "$base" ]; }; }; then
@@ -18,6 +41,10 @@ fi`;
 /**
  * Runs detached (setsid, stdio on files), holds the app folder's lock for the app's lifetime, and cleans up
  * after it. Args: DIR WIDTH HEIGHT GRACE_S TITLE PULSE ARGV...
+ * The window manager is openbox with OPENBOX_RC, up once the root has `_NET_SUPPORTING_WM_CHECK` (xprop). The
+ * polite close asks openbox for `_NET_CLOSE_WINDOW` on every window it manages (`_NET_CLIENT_LIST`), which it turns
+ * into WM_DELETE_WINDOW: `xdotool windowquit` (xdotool 3.20210804 and later; Alpine 3.19 has 3.20211022.1), or
+ * wmctrl where an older xdotool lacks it (Debian 12's 3.20160805); TERM after the grace, then KILL.
  */
 export const SUPERVISOR = `dir=$1 w=$2 h=$3 grace=$4 title=$5 pulse=$6
 shift 6
@@ -34,7 +61,8 @@ finish() {
   trap '' TERM
   kill -TERM -$$ 2>/dev/null
   wait
-  rm -f "$dir/vnc.sock" "$dir/Xauthority" "$dir/ready" "$dir/displayfd" "$dir/kbdconfig" "$dir/supervisor.pid" "$dir/pid" "$dir/log"
+  rm -f "$dir/vnc.sock" "$dir/Xauthority" "$dir/ready" "$dir/displayfd" "$dir/rc.xml" "$dir/supervisor.pid" "$dir/pid" "$dir/log"
+  rm -rf "$dir/openbox"
   [ -e "$dir/discard" ] && rm -rf "$dir"
   exit 0
 }
@@ -45,7 +73,6 @@ cookie=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')
 XAUTHORITY="$dir/Xauthority"
 export XAUTHORITY
 xauth -q -f "$XAUTHORITY" add :0 . "$cookie" || finish 254
-: >"$dir/kbdconfig"
 : >"$dir/displayfd"
 Xvnc -displayfd 8 -auth "$XAUTHORITY" -rfbunixpath "$dir/vnc.sock" -rfbunixmode 0600 -rfbport -1 \\
   -SecurityTypes None -AcceptSetDesktopSize=1 -geometry "\${w}x\${h}" -depth 24 -nolisten tcp -desktop "$title" \\
@@ -60,10 +87,13 @@ done
 DISPLAY=":$(tr -dc 0-9 <"$dir/displayfd")"
 export DISPLAY
 xauth -q -f "$XAUTHORITY" add "$DISPLAY" . "$cookie" || finish 254
-matchbox-window-manager -use_titlebar no -use_cursor no -kbdconfig "$dir/kbdconfig" 9>&- </dev/null &
+cat >"$dir/rc.xml" <<'TOWER_RC'
+${OPENBOX_RC}
+TOWER_RC
+XDG_CACHE_HOME="$dir" openbox --sm-disable --config-file "$dir/rc.xml" 9>&- </dev/null &
 wm=$!
 i=0
-while ! wmctrl -m >/dev/null 2>&1; do
+while ! xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q 'window id'; do
   kill -0 "$wm" 2>/dev/null || { wm=''; finish 253; }
   i=$((i + 1)); [ $i -gt 400 ] && finish 253
   sleep 0.025
@@ -76,7 +106,10 @@ printf 'display=%s\\npid=%s\\n' "$DISPLAY" "$app" >"$dir/ready.tmp" && mv "$dir/
 close_app() {
   [ -n "$closer" ] && return
   (
-    for win in $(wmctrl -l 2>/dev/null | cut -d' ' -f1); do wmctrl -i -c "$win" 2>/dev/null; done
+    for win in $(xprop -root _NET_CLIENT_LIST 2>/dev/null | sed -n 's/^[^#]*#//p' | tr ',' ' '); do
+      case $win in 0x*) ;; *) continue ;; esac
+      xdotool windowquit "$win" 2>/dev/null || wmctrl -i -c "$win" 2>/dev/null
+    done
     sleep "$grace"
     kill -TERM "$app" 2>/dev/null || exit 0
     sleep "$grace"
@@ -101,7 +134,7 @@ export const LAUNCH = `sup=$1 name=$2 w=$3 h=$4 grace=$5 title=$6 pulse=$7
 shift 8
 ${BASE}
 case $name in */* | .* | '') echo "error=bad app folder name"; exit 2 ;; esac
-for t in Xvnc xauth flock setsid matchbox-window-manager wmctrl od; do
+for t in Xvnc xauth flock setsid openbox xprop xdotool od; do
   command -v "$t" >/dev/null 2>&1 || { echo "error=$t is not installed on $(hostname)"; exit 4; }
 done
 command -v "$1" >/dev/null 2>&1 || { echo "error=$1: command not found on $(hostname)"; exit 4; }
@@ -129,7 +162,8 @@ cat "$dir/ready"`;
 
 /**
  * What towerd asks later. Args: ACTION [NAME]. Actions: list (every app folder, one line each), close NAME (polite
- * close: the supervisor sends WM_DELETE_WINDOW, then TERM), clean NAME (remove the folder of an app that ended).
+ * close: the supervisor has openbox send WM_DELETE_WINDOW, then TERM), clean NAME (remove the folder of an app that
+ * ended).
  * resize NAME W H: the app's screen to W×H at once (RandR; the window manager re-maximizes the app).
  * discard NAME: the same for an app no towerd knows, whose folder then goes entirely.
  * A line: name, state (running|exited|dead), exit status or -, display or -, pid or -, start time (epoch s) or -.

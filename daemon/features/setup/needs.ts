@@ -1,6 +1,6 @@
 // What a host must have for Tower's features, as host programs and the Alpine packages that provide them (README,
-// "Host packages"). matchbox-window-manager and wmctrl are not in Alpine 3.19: their names are those of
-// postmarketOS and edge/testing, which a host's repositories must name for `host setup` to find them.
+// "Host packages"). Every package is in Alpine 3.19's main or community; xprop and xdotool are in TowerOS's stock
+// set, so `host setup` installs them only where someone removed them.
 import type { HostTool } from '../../../protocol/setup.js';
 
 export interface Need {
@@ -13,8 +13,9 @@ export interface Need {
 export const HOST_NEEDS: readonly Need[] = [
   { tool: 'Xvnc', package: 'tigervnc', for: 'run: the app’s X server', required: true },
   { tool: 'xauth', package: 'xauth', for: 'run: the app’s cookie', required: true },
-  { tool: 'matchbox-window-manager', package: 'matchbox-window-manager', for: 'run: keeps the app maximized', required: true },
-  { tool: 'wmctrl', package: 'wmctrl', for: 'run: window manager ready, polite close', required: true },
+  { tool: 'openbox', package: 'openbox', for: 'run: keeps the app maximized', required: true },
+  { tool: 'xprop', package: 'xprop', for: 'run: window manager ready, the app’s windows', required: true },
+  { tool: 'xdotool', package: 'xdotool', for: 'run: polite close', required: true },
   { tool: 'xrandr', package: 'xrandr', for: 'run: fast resize', required: false },
   { tool: 'xclip', package: 'xclip', for: 'clip and clipboard auto', required: true },
   { tool: 'flock', package: 'busybox', for: 'run: the app’s lock', required: true },

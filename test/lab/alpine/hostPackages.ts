@@ -19,14 +19,7 @@ export interface HostPackage {
 export const TOWER_HOST_PACKAGES: readonly HostPackage[] = [
   { name: 'tigervnc', alpine: 'community', version: '1.12.0-r3', programs: { Xvnc: '/usr/bin/Xvnc' }, description: 'TigerVNC server (Xvnc)' },
   { name: 'xrandr', alpine: 'community', version: '1.5.2-r0', programs: { xrandr: '/usr/bin/xrandr' }, description: 'RandR command line' },
-  { name: 'wmctrl', alpine: 'testing', version: '1.07-r1', programs: { wmctrl: '/usr/bin/wmctrl' }, description: 'EWMH window manager control' },
-  {
-    name: 'matchbox-window-manager',
-    alpine: 'none',
-    version: '1.2.2-r0',
-    programs: { 'matchbox-window-manager': '/usr/bin/matchbox-window-manager' },
-    description: 'Matchbox window manager (postmarketOS, not Alpine)',
-  },
+  { name: 'openbox', alpine: 'community', version: '3.6.1-r7', programs: { openbox: '/usr/bin/openbox' }, description: 'Openbox window manager' },
   { name: 'xterm', alpine: 'community', version: '388-r0', programs: { xterm: '/usr/bin/xterm' }, description: 'X terminal (test app)' },
   { name: 'xwininfo', alpine: 'community', version: '1.1.6-r0', programs: { xwininfo: '/usr/bin/xwininfo' }, description: 'X window information (test tool)' },
   { name: 'xlogo', alpine: 'unchecked', version: '1.0.6-r0', programs: { xlogo: '/usr/bin/xlogo' }, description: 'X logo (test app)' },
