@@ -128,7 +128,7 @@ export class Towerd {
       connected: (name) => {
         if (!this.registry.get(name)) throw noSuchHost(name);
         if (!supervisor) throw notSupervised();
-        return supervisor.connected(name) satisfies HostSession;
+        return supervisor.connected(name);
       },
       hostInfo: (host) => this.hostInfo(host),
       hostChanged: (name) => this.publishHost(name),

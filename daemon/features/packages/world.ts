@@ -8,7 +8,8 @@ import { writeFileAtomic } from '../../core/util/fs.js';
 /** After a change, keep the host's list of explicitly installed packages where TowerOS kept it. */
 export async function saveWorld(core: Pick<Core, 'settings' | 'log' | 'paths'>, s: HostSession): Promise<void> {
   const file = core.settings().packages.worldFile;
-  // a read that ends without an exit status (seen now and then right after apk, cause not yet known) is tried again
+  // a read that ends without an exit status while the host stays connected is tried again (the usual cause, a status
+  // that came with the exec reply, is handled in core/exec/run.ts; this covers a channel lost on its own)
   let r = await runCaptured(s, ['cat', file], 10_000);
   for (let i = 0; i < 2 && r.code === null && s.connection; i++) r = await runCaptured(s, ['cat', file], 10_000);
   if (r.code !== 0) {
