@@ -61,7 +61,7 @@ export function entryText(app: WriteApp, towerctl: string[], iconPath: string | 
   const lines = [
     '[Desktop Entry]',
     'Type=Application',
-    'Version=1.5',
+    'Version=1.4',
     `Name=${escapeValue(`[${app.host}] ${app.name}`)}`,
     ...(app.genericName ? [`GenericName=${escapeValue(app.genericName)}`] : []),
     `Comment=${escapeValue(`${app.name} on ${app.host}, through towerctl run`)}`,
