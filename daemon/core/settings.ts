@@ -215,8 +215,10 @@ export const Settings = z
         /** where the icons they name are looked up: hicolor theme folders (scalable/apps, NxN/apps) and pixmaps folders */
         iconDirs: z.array(HostDir).max(16).default(['~/.local/share/icons/hicolor', '/usr/share/icons/hicolor', '/usr/share/pixmaps']),
         /** a Terminal=true app runs as `towerctl run HOST -- TERMINAL... ARGV`: an X terminal, since apps get an X display */
+        // eslint-disable-next-line no-control-regex
         terminal: z.array(z.string().min(1).max(256).regex(/^[^\0-\x1f\x7f]*$/, 'no control characters')).min(1).max(8).default(['xterm', '-e']),
         /** the argv written entries start with (an absolute path when towerctl is not on the launcher's PATH) */
+        // eslint-disable-next-line no-control-regex
         towerctl: z.array(z.string().min(1).max(1024).regex(/^[^\0-\x1f\x7f]*$/, 'no control characters')).min(1).max(8).default(['towerctl']),
         maxFileBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
         maxIconBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024),

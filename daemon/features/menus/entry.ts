@@ -20,6 +20,7 @@ export class EntryError extends Error {}
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Control characters are refused in every value we use (tabs and newlines too: names are one line). */
+// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /** The general escapes of string values: \s \n \t \r \\ (spec § Value types); anything else after \ is kept. */

@@ -12,6 +12,7 @@ const MAIN_CATEGORIES = new Set(['AudioVideo', 'Audio', 'Video', 'Development', 
 
 /** One argument as an Exec word: `%` doubled, quoted (with `"` `` ` `` `$` `\` escaped) when it has reserved characters. */
 export function execWord(arg: string): string {
+  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(arg)) throw new Error('an argument with control characters cannot be written');
   const p = arg.replace(/%/g, '%%');
   return needsQuotes(p) ? `"${p.replace(/["`$\\]/g, (c) => '\\' + c)}"` : p;
@@ -19,6 +20,7 @@ export function execWord(arg: string): string {
 
 /** A string value: the general escapes (`\\` for a backslash) applied after the Exec quoting, as the spec orders. */
 export function escapeValue(v: string): string {
+  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(v)) throw new Error('a value with control characters cannot be written');
   return v.replace(/\\/g, '\\\\');
 }
