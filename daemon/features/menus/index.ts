@@ -31,10 +31,17 @@ export function menusFeature(core: Core, ports: { packages: Pick<PackagesPort, '
     },
     settingsChanged: (prev, next) => {
       let changed = false;
+      const { enabled: _e, hosts: _h, ...before } = prev.menus;
+      const { enabled: _e2, hosts: _h2, ...after } = next.menus;
+      // folders, caps or the terminal changed: every menu is read and written again
+      const reread = JSON.stringify(before) !== JSON.stringify(after);
       for (const h of core.registry.list()) {
         const was = menusEnabled(prev, h.name);
         const now = menusEnabled(next, h.name);
-        if (was === now) continue;
+        if (was === now) {
+          if (now && reread && core.supervisor?.get(h.name)?.connection) later(h.name);
+          continue;
+        }
         changed = true;
         if (now) {
           if (core.supervisor?.get(h.name)?.connection) later(h.name);

@@ -132,6 +132,11 @@ export class MenuSync {
     const out = parseScriptOutput(r.stdout, caps);
     let refused = 0;
     for (const x of out.refused) {
+      // an icon that is not there is no refusal: the entry goes without one
+      if (x.reason === 'icon-missing') {
+        this.core.log.debug({ host, icon: x.name.slice(0, 200) }, 'menu: icon not found');
+        continue;
+      }
       refused++;
       this.core.log.warn({ host, file: x.name.slice(0, 200), reason: x.reason }, 'menu: host file refused');
     }
