@@ -59,7 +59,9 @@ export const iconFile = (dirs: MenuDirs, host: string, id: string, kind: IconKin
 
 /** The desktop entry written for a host's app. */
 export function entryText(app: WriteApp, towerctl: string[], iconPath: string | null): string {
-  const cats = [...app.categories.filter((c) => MAIN_CATEGORIES.has(c)), `X-Tower-${app.host}`];
+  const main = app.categories.filter((c) => MAIN_CATEGORIES.has(c));
+  // a menu files an entry by its main category: one the host did not give is Utility
+  const cats = [...(main.length ? main : ['Utility']), `X-Tower-${app.host}`];
   const lines = [
     '[Desktop Entry]',
     'Type=Application',
@@ -132,18 +134,19 @@ export async function writeHostMenu(dirs: MenuDirs, host: string, apps: WriteApp
     keepEntries.add(file);
     out.push({ host, id: app.id, name: app.name, genericName: app.genericName, argv: app.argv, terminal: app.terminal, categories: app.categories, icon: iconPath, file });
   }
+  // icons first: an entry that is gone has no icon left behind
+  for (const p of await hostIcons(dirs, host)) if (!keepIcons.has(p)) await unlink(p).catch(() => undefined);
   for (const n of await readdir(hostDir)) {
     const p = join(hostDir, n);
     if (!keepEntries.has(p)) await rm(p, { force: true, recursive: true });
   }
-  for (const p of await hostIcons(dirs, host)) if (!keepIcons.has(p)) await unlink(p).catch(() => undefined);
   return out;
 }
 
 /** Remove a host's entries and icons (host removed, or its menus turned off). */
 export async function removeHostMenu(dirs: MenuDirs, host: string): Promise<void> {
-  await rm(join(dirs.applications, host), { recursive: true, force: true });
   for (const p of await hostIcons(dirs, host)) await unlink(p).catch(() => undefined);
+  await rm(join(dirs.applications, host), { recursive: true, force: true });
 }
 
 /** Hosts that have a menu folder here. */
