@@ -202,7 +202,7 @@ describe('icon checks', () => {
 });
 
 // The host command under the shells hosts have (busybox sh) and dash, on a folder built here.
-const shells = [['busybox', 'sh'], ['dash']].filter(([s]) => spawnSync(s!, ['-c', 'true']).status === 0);
+const shells = [['busybox', 'sh'], ['dash']].filter((sh) => spawnSync(sh[0]!, [...sh.slice(1), '-c', 'true']).status === 0);
 describe.skipIf(shells.length === 0)('the host command', () => {
   const root = mkdtempSync(join(tmpdir(), 'tower-menus-script-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
