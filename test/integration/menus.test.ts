@@ -164,6 +164,20 @@ describe.skipIf(!root || missing.length > 0)('app menus synced from hosts', () =
     expect(existsSync(icon)).toBe(false);
   }, 120_000);
 
+  it('an update through the automatic updates’ path (towerctl updates --run) rewrites the entry', async () => {
+    expect((await towerctl(t.d, ['install', 'on1', 'argvapp'])).code).toBe(0);
+    await waitFor('the entry', () => existsSync(entryPath('org.example.Argv')), 5000);
+    const desktop = '/usr/share/applications/org.example.Argv.desktop';
+    const v2 = { ...argvPackage, version: '1.1-r0', files: { ...argvPackage.files, [desktop]: (argvPackage.files[desktop] as string).replace('Name=Argv Recorder', 'Name=Argv Recorder Two') } };
+    repo.rebuild([v2]);
+    const r = await towerctl(t.d, ['updates', 'on1', '--run', '--force', '--json']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ name: 'on1', result: 'ok', upgraded: [{ name: 'argvapp', from: '1.0-r0', to: '1.1-r0' }] })]);
+    await waitFor('the new name', () => readFileSync(entryPath('org.example.Argv'), 'utf8').includes('Name=[on1] Argv Recorder Two\n'), 5000);
+    expect((await towerctl(t.d, ['remove', 'on1', 'argvapp'])).code).toBe(0);
+    await waitFor('the entry removed', () => !existsSync(entryPath('org.example.Argv')), 5000);
+  }, 120_000);
+
   it('towerctl menu --dmenu feeds a launcher; --run - runs the chosen line on its host', async () => {
     await onHost(`mkdir -p ~/.local/share/applications && printf '%s\\n' '[Desktop Entry]' 'Type=Application' 'Name=Sleeper' 'Exec=sleep 90' > ~/.local/share/applications/sleeper.desktop`);
     expect((await towerctl(t.d, ['menu', '--sync'])).code).toBe(0);
