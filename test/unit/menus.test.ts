@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { MenuApp } from '../../protocol/index.js';
+import { appForLine, dmenuLines, menuRows } from '../../client/commands/menu.js';
 import { execArgv, parseEntry, splitWords } from '../../daemon/features/menus/entry.js';
 import { checkPng, checkSvg } from '../../daemon/features/menus/icons.js';
 import { menuScriptArgv, parseScriptOutput } from '../../daemon/features/menus/hostscript.js';
@@ -247,5 +249,21 @@ describe.skipIf(shells.length === 0)('the host command', () => {
     expect(() => parseScriptOutput(Buffer.from('TOWER-MENUS 1\nF 3 /a ../x.desktop\nabc\nEND 1\n'), caps)).toThrow(/unexpected/);
     expect(() => parseScriptOutput(Buffer.from('TOWER-MENUS 1\nEND 0\nmore'), caps)).toThrow(/after the end/);
     expect(parseScriptOutput(Buffer.from('TOWER-MENUS 1\nF 3 /a x.desktop\nabc\nEND 1\n'), caps).files).toHaveLength(1);
+  });
+});
+
+describe('towerctl menu --dmenu lines', () => {
+  const app = (host: string, id: string, name: string): MenuApp => ({ host, id, name, genericName: null, argv: [id], terminal: false, categories: [], icon: null, file: `/x/${id}.desktop` });
+  it('one "[HOST] Name" line per app, the id added only where a host has two of a name; a line names its app', () => {
+    const apps = [app('work', 'a', 'Editor'), app('work', 'b', 'Editor'), app('web', 'c', 'Editor'), app('web', 'd', 'Browser')];
+    expect(dmenuLines(apps)).toEqual(['[work] Editor (a)', '[work] Editor (b)', '[web] Editor', '[web] Browser']);
+    expect(appForLine(apps, '[work] Editor (b)\n')?.id).toBe('b');
+    expect(appForLine(apps, '  [web] Browser ')?.id).toBe('d');
+    expect(appForLine(apps, '[work] Editor')).toBeUndefined();
+    expect(appForLine(apps, '[web] browser')).toBeUndefined();
+  });
+  it('the table shows each app’s command quoted as a shell would read it', () => {
+    expect(menuRows([{ ...app('work', 'a', 'Editor'), argv: ['xterm', '-e', 'vi a b'] }])).toContain("xterm -e 'vi a b'");
+    expect(menuRows([])).toBe('No menu entries.\n');
   });
 });
