@@ -183,6 +183,8 @@ describe.skipIf(!root || missing.length > 0)('app menus synced from hosts', () =
     expect((await towerctl(t.d, ['menu', '--sync'])).code).toBe(0);
     const lines = (await towerctl(t.d, ['menu', '--dmenu'])).stdout.split('\n').filter(Boolean);
     expect(lines).toContain('[on1] Sleeper');
+    expect((await towerctl(t.d, ['menu'])).stdout).toMatch(/^on1 +Sleeper +sleeper +sleep 90$/m);
+    expect((await towerctl(t.d, ['host', 'show', 'on1'])).stdout).toMatch(/menu +1 apps, synced /);
     // the launcher's part: pick the line (a real dmenu-mode launcher prints the chosen line)
     const chosen = lines.find((l) => l === '[on1] Sleeper')!;
     const r = await run(process.execPath, [TOWERCTL, 'menu', '--run', '-'], { env: { ...t.d.env, DISPLAY: screen.display, NO_COLOR: '1' }, input: chosen + '\n', timeoutMs: 30_000 });
