@@ -224,6 +224,8 @@ export const Settings = z
         maxIconBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024),
         maxHostBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
         maxApps: z.number().int().min(1).max(5000).default(1000),
+        /** a host is read this long after it connects, if it is still connected (package changes are read at once) */
+        settleMs: z.number().int().min(0).max(600_000).default(2000),
         /** how long the read of a host's entries may take */
         timeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
       })

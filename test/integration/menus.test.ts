@@ -233,6 +233,14 @@ describe.skipIf(!root || missing.length > 0)('app menus synced from hosts', () =
     expect(shell).toContain('Exec=towerctl run on1 -- echo "hi;" rm -rf "~" "\\\\$(id)" "\\\\`id\\\\`" "|" x\n');
   }, 60_000);
 
+  it('a host is read again after it reconnects', async () => {
+    await onHost(`printf '%s\\n' '[Desktop Entry]' 'Type=Application' 'Name=Later' 'Exec=later' > ~/.local/share/applications/later.desktop`);
+    expect(existsSync(entryPath('later'))).toBe(false);
+    expect((await towerctl(t.d, ['host', 'reconnect', 'on1'])).code).toBe(0);
+    // menus.settleMs (2 s) after the connect
+    await waitFor('the entry after the reconnect', () => existsSync(entryPath('later')), 15_000);
+  }, 30_000);
+
   it('menus turned off for a host remove its entries; on again brings them back; a removed host’s go too', async () => {
     const settingsFile = join(t.lab.home, '.config', 'tower', 'towerd.json');
     const original = readFileSync(settingsFile, 'utf8');

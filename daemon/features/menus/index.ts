@@ -12,6 +12,17 @@ export function menusFeature(core: Core, ports: { packages: Pick<PackagesPort, '
   const sync = new MenuSync(core, dataHome(core.paths.home));
   let unwatch: (() => void) | undefined;
   const later = (host: string) => void sync.sync(host).catch((err: unknown) => core.log.error({ host, err: (err as Error).message }, 'menu sync failed'));
+  // after a connect, a host is read once it has stayed connected for menus.settleMs: a flapping link costs nothing
+  const settling = new Map<string, NodeJS.Timeout>();
+  const settle = (host: string) => {
+    clearTimeout(settling.get(host));
+    const timer = setTimeout(() => {
+      settling.delete(host);
+      if (core.supervisor?.get(host)?.connection) later(host);
+    }, core.settings().menus.settleMs);
+    timer.unref();
+    settling.set(host, timer);
+  };
   return {
     name: 'menus',
     methods: menuMethods(core, sync),
@@ -21,13 +32,19 @@ export function menusFeature(core: Core, ports: { packages: Pick<PackagesPort, '
     },
     stop: () => {
       unwatch?.();
+      for (const t of settling.values()) clearTimeout(t);
+      settling.clear();
       sync.stop();
     },
     hostsChanged: (c) => {
       for (const name of c.removed) void sync.remove(name);
     },
     connectionChanged: (name, online) => {
-      if (online) later(name);
+      if (online) settle(name);
+      else {
+        clearTimeout(settling.get(name));
+        settling.delete(name);
+      }
     },
     settingsChanged: (prev, next) => {
       let changed = false;
