@@ -12,7 +12,7 @@ export const MenuApp = z.object({
   genericName: z.nullable(z.string().check(z.maxLength(200))),
   argv: z
     .array(z.string().check(z.maxLength(4096)))
-    .check(z.minLength(1), z.maxLength(64), z.describe('what `towerctl run HOST --` gets: Exec split by the Desktop Entry rules, field codes removed; through the terminal for Terminal=true')),
+    .check(z.minLength(1), z.maxLength(80), z.describe('what `towerctl run HOST --` gets: Exec split by the Desktop Entry rules, field codes removed; through the terminal for Terminal=true')),
   terminal: z.boolean(),
   categories: z.array(z.string().check(z.maxLength(64))).check(z.maxLength(32)),
   icon: z.nullable(z.string().check(z.maxLength(4096), z.describe('the icon file written here, or null'))),

@@ -146,7 +146,7 @@ export function parseScriptOutput(out: Buffer, caps: { fileCap: number; iconCap:
       if (Number(m[1]) !== res.files.length) throw new ScriptOutputError('the file count does not match');
       if (pos !== out.length) throw new ScriptOutputError('output after the end');
       return res;
-    } else if ((m = /^F (\d{1,8}) (\/[^\n]{0,1024}) ([A-Za-z0-9][A-Za-z0-9._+-]{0,250}\.desktop)$/.exec(l))) {
+    } else if ((m = /^F (\d{1,8}) (\/[^\n]{0,1024}) ([A-Za-z0-9][A-Za-z0-9._+-]{0,199}\.desktop)$/.exec(l))) {
       const size = Number(m[1]);
       if (size > caps.fileCap) throw new ScriptOutputError(`${m[3]} is over the cap`);
       if (res.files.length >= caps.maxFiles) throw new ScriptOutputError('more files than menus.maxApps');
