@@ -221,6 +221,8 @@ describe.skipIf(shells.length === 0)('the host command', () => {
   symlinkSync('/etc/shadow', join(apps, 'shadow.desktop'));
   symlinkSync(join(apps, 'good.desktop'), join(apps, 'alias.desktop'));
   writeFileSync(join(apps, 'bad name.desktop'), 'x');
+  writeFileSync(join(apps, `${'l'.repeat(201)}.desktop`), '[Desktop Entry]\nType=Application\nName=Long\nExec=long\n');
+  writeFileSync(join(apps, 'longicon.desktop'), `[Desktop Entry]\nType=Application\nName=LongIcon\nExec=x\nIcon=/${'i'.repeat(1100)}\n`);
   const caps = { fileCap: 65536, iconCap: 262144, hostCap: 4 << 20, maxFiles: 100 };
   for (const sh of shells) {
     it(`${sh.join(' ')}: lists files with exact length headers; refuses symlinks out, oversized files and bad names`, () => {
@@ -228,13 +230,14 @@ describe.skipIf(shells.length === 0)('the host command', () => {
       const out = execFileSync(sh[0]!, [...sh.slice(1), ...argv.slice(1)], { env: { PATH: process.env.PATH, HOME: join(root, 'home') } });
       const r = parseScriptOutput(out, caps);
       // the home folder comes first and hides the system file of the same name
-      expect(r.files.map((f) => f.name).sort()).toEqual(['alias.desktop', 'good.desktop']);
+      expect(r.files.map((f) => f.name).sort()).toEqual(['alias.desktop', 'good.desktop', 'longicon.desktop']);
       expect(r.files.find((f) => f.name === 'good.desktop')!.data.toString()).toContain('Name=Mine');
       expect(r.refused).toEqual(
         expect.arrayContaining([
           { reason: 'size', name: 'big.desktop' },
           { reason: 'outside', name: 'shadow.desktop' },
           { reason: 'name', name: '-' },
+          { reason: 'icon-name', name: '-' },
           { reason: 'icon-outside', name: '/etc/passwd' },
         ]),
       );

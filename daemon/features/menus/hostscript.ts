@@ -40,6 +40,7 @@ total=0 n=0 seen=/ iseen="$nl"
 echo 'TOWER-MENUS 1'
 icon() {
   i=$1
+  [ "$<#i}" -gt 1024 ] && { echo "R icon-name -"; return; }
   case "$iseen" in *"$nl$i$nl"*) return ;; esac
   iseen="$iseen$i$nl"
   c=''
@@ -75,6 +76,7 @@ for d in $adirs; do
   for f in $list; do
     b=$<f##*/}
     case "$b" in *[!A-Za-z0-9._+-]*|[!A-Za-z0-9]*) echo "R name -"; continue ;; esac
+    [ "$<#b}" -gt 208 ] && { echo "R name -"; continue; }
     case "$seen" in *"/$b/"*) continue ;; esac
     seen="$seen$b/"
     [ "$n" -ge "$MAXF" ] && { echo "R count $b"; continue; }
