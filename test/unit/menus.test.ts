@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MenuApp } from '../../protocol/index.js';
 import { appForLine, dmenuLines, menuRows } from '../../client/commands/menu.js';
+import type { Core } from '../../daemon/core/feature.js';
+import { Settings } from '../../daemon/core/settings.js';
+import { MenuSync, menusEnabled } from '../../daemon/features/menus/sync.js';
 import { execArgv, parseEntry, splitWords } from '../../daemon/features/menus/entry.js';
 import { checkPng, checkSvg } from '../../daemon/features/menus/icons.js';
 import { menuScriptArgv, parseScriptOutput } from '../../daemon/features/menus/hostscript.js';
@@ -268,5 +271,30 @@ describe('towerctl menu --dmenu lines', () => {
   it('the table shows each app’s command quoted as a shell would read it', () => {
     expect(menuRows([{ ...app('work', 'a', 'Editor'), argv: ['xterm', '-e', 'vi a b'] }])).toContain("xterm -e 'vi a b'");
     expect(menuRows([])).toBe('No menu entries.\n');
+  });
+});
+
+describe('pruning at start and when menus are turned off', () => {
+  it('removes the folders and icons of hosts that are gone or have menus off, keeps the others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tower-menus-prune-'));
+    try {
+      const dirs = menuDirs(dir);
+      const app = (host: string): WriteApp => ({ host, id: 'a', name: 'A', genericName: null, argv: ['a'], categories: [], terminal: false, icon: { kind: 'svg', size: 'scalable', data: Buffer.from('<svg></svg>') } });
+      for (const h of ['kept', 'gone', 'off']) await writeHostMenu(dirs, h, [app(h)], ['towerctl']);
+      const settings = Settings.parse({ menus: { hosts: { off: false } } });
+      const core = {
+        settings: () => settings,
+        registry: { get: (n: string) => (n === 'gone' ? undefined : { name: n }) },
+        log: { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined },
+      } as unknown as Core;
+      await new MenuSync(core, dir).prune();
+      expect(readdirSync(dirs.applications)).toEqual(['kept']);
+      expect(readdirSync(join(dirs.icons, 'scalable', 'apps'))).toEqual(['tower-kept.a.svg']);
+      expect(menusEnabled(settings, 'off')).toBe(false);
+      expect(menusEnabled(Settings.parse({ menus: { enabled: false, hosts: { on: true } } }), 'on')).toBe(true);
+      expect(menusEnabled(Settings.parse({ menus: { enabled: false } }), 'x')).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
