@@ -179,7 +179,17 @@ describe.skipIf(!root || missing.length > 0)('app menus synced from hosts', () =
   }, 120_000);
 
   it('towerctl menu --dmenu feeds a launcher; --run - runs the chosen line on its host', async () => {
-    await onHost(`mkdir -p ~/.local/share/applications && printf '%s\\n' '[Desktop Entry]' 'Type=Application' 'Name=Sleeper' 'Exec=sleep 90' > ~/.local/share/applications/sleeper.desktop`);
+    await onHost(
+      `mkdir -p ~/.local/share/applications && printf '%s\\n' '[Desktop Entry]' 'Type=Application' 'Name=Sleeper' 'Exec=sleep 90' > ~/.local/share/applications/sleeper.desktop` +
+        ` && printf '%s\\n' '[Desktop Entry]' 'Type=Application' 'Name=Top' 'Exec=top -d 5' 'Terminal=true' > ~/.local/share/applications/top.desktop`,
+    );
+    expect((await towerctl(t.d, ['menu', '--sync'])).code).toBe(0);
+    // a terminal app runs in an X terminal on its host (menus.terminal); the entry itself needs no terminal here
+    expect((await menuList()).apps.find((a) => a.id === 'top')).toMatchObject({ argv: ['xterm', '-e', 'top', '-d', '5'], terminal: true });
+    const top = readFileSync(entryPath('top'), 'utf8');
+    expect(top).toContain('Exec=towerctl run on1 -- xterm -e top -d 5\n');
+    expect(top).toContain('Terminal=false\n');
+    await onHost('rm ~/.local/share/applications/top.desktop');
     expect((await towerctl(t.d, ['menu', '--sync'])).code).toBe(0);
     const lines = (await towerctl(t.d, ['menu', '--dmenu'])).stdout.split('\n').filter(Boolean);
     expect(lines).toContain('[on1] Sleeper');
