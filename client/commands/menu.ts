@@ -64,9 +64,9 @@ Exit status: 0 ok, 1 no app matches the --run line (or nothing was chosen) or th
 
 Examples:
   $ towerctl menu
-  HOST    NAME        ID                 COMMAND
-  office  LibreOffice libreoffice-startcenter  libreoffice
-  work    Firefox     firefox            firefox
+  HOST    NAME         ID                       COMMAND
+  office  LibreOffice  libreoffice-startcenter  libreoffice
+  work    Firefox      firefox                  firefox
   $ towerctl menu --dmenu | fuzzel --dmenu | towerctl menu --run -
   $ towerctl menu --run '[work] Firefox'
   a3
