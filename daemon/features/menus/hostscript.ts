@@ -21,6 +21,7 @@ nl='
 '
 tmp=$(mktemp -d) || exit 70
 trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"; exit 1' HUP INT TERM PIPE
 home() { case "$1" in '~/'*) printf '%s/%s' "$HOME" "$<1#??}" ;; *) printf '%s' "$1" ;; esac; }
 adirs=''
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
