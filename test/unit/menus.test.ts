@@ -230,7 +230,10 @@ describe.skipIf(shells.length === 0)('the host command', () => {
   for (const sh of shells) {
     it(`${sh.join(' ')}: lists files with exact length headers; refuses symlinks out, oversized files and bad names`, () => {
       const argv = menuScriptArgv({ ...caps, appDirs: ['~/.local/share/applications', apps, join(root, 'missing')], iconDirs: [icons] });
-      const out = execFileSync(sh[0]!, [...sh.slice(1), ...argv.slice(1)], { env: { PATH: process.env.PATH, HOME: join(root, 'home') } });
+      const tmp = mkdtempSync(join(root, 'tmp-'));
+      const out = execFileSync(sh[0]!, [...sh.slice(1), ...argv.slice(1)], { env: { PATH: process.env.PATH, HOME: join(root, 'home'), TMPDIR: tmp } });
+      // its copies went with it
+      expect(readdirSync(tmp)).toEqual([]);
       const r = parseScriptOutput(out, caps);
       // the home folder comes first and hides the system file of the same name
       expect(r.files.map((f) => f.name).sort()).toEqual(['alias.desktop', 'good.desktop', 'longicon.desktop']);
