@@ -20,6 +20,7 @@ import { register as bar } from './commands/bar.js';
 import { register as sway } from './commands/sway.js';
 import { register as provision } from './commands/provision.js';
 import { register as apps } from './commands/apps.js';
+import { register as menu } from './commands/menu.js';
 import { register as clip } from './commands/clip.js';
 import { register as doctor } from './commands/doctor.js';
 
@@ -47,6 +48,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['updates'], updates],
   [['audit'], audit],
   [['run', 'apps', 'close'], apps],
+  [['menu'], menu],
   [['clip'], clip],
   [['doctor'], doctor],
   [['forward'], forward],

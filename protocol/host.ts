@@ -90,5 +90,8 @@ export const HostInfo = z.object({
   clipboard: z.optional(ClipboardMode.check(z.describe('clipboard policy of the host (desktop.clipboard)'))),
   updates: z.optional(UpdateSummary.check(z.describe('automatic security updates; absent when they are off for this host'))),
   posture: z.optional(Posture.check(z.describe('the last posture audit (towerctl audit); absent before the first'))),
+  menu: z.optional(
+    z.object({ apps: z.int(), lastSync: z.nullable(z.iso.datetime()), lastError: z.nullable(z.string()) }).check(z.describe('app menus synced from the host (towerctl menu); absent when they are off for it')),
+  ),
 });
 export type HostInfo = z.infer<typeof HostInfo>;

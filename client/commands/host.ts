@@ -22,6 +22,7 @@ function renderHost(h: HostInfo): string {
       ['last error', esc(h.lastError ?? '-')],
       ['version', esc(h.version ?? '-')],
       ['posture', h.posture ? `${h.posture} (towerctl audit ${esc(h.name)})` : '-'],
+      ['menu', !h.menu ? 'off' : h.menu.lastError ? esc(`sync failed ${ago(h.menu.lastSync)}: ${h.menu.lastError}`) : h.menu.lastSync ? `${h.menu.apps} apps, synced ${ago(h.menu.lastSync)}` : 'not synced yet'],
     ],
   );
 }

@@ -33,4 +33,26 @@ Examples:
       const { hosts } = await withClient(cmd, (c) => c.call('host.list'));
       print(swayRules(hosts, { border }));
     });
+  sway
+    .command('menu')
+    .description('Print a sway key binding that opens the hosts’ app menu in a dmenu-style launcher.')
+    .option('--key <combo>', 'the key combination', '$mod+Shift+d')
+    .option('--launcher <cmd>', 'the launcher in dmenu mode, reading lines on stdin and printing the chosen one', 'fuzzel --dmenu')
+    .addHelpText(
+      'after',
+      `
+The binding pipes \`towerctl menu --dmenu\` (one "[HOST] App" line per app) through the launcher and hands the
+chosen line to \`towerctl menu --run -\`, which runs it on its host. wofi: --launcher 'wofi --dmenu'; bemenu:
+--launcher bemenu.
+
+Examples:
+  $ towerctl sway menu >> ~/.config/sway/config && swaymsg reload
+  $ towerctl sway menu
+  bindsym $mod+Shift+d exec towerctl menu --dmenu | fuzzel --dmenu | towerctl menu --run -`,
+    )
+    .action((opts: { key: string; launcher: string }) => {
+      if (!/^[\w$+-]{1,64}$/.test(opts.key)) throw new UsageError('--key takes a sway key combination such as $mod+Shift+d');
+      if (/[\n\r]/.test(opts.launcher) || opts.launcher.length > 512 || !opts.launcher.trim()) throw new UsageError('--launcher takes one command line');
+      print(`bindsym ${opts.key} exec towerctl menu --dmenu | ${opts.launcher} | towerctl menu --run -\n`);
+    });
 }

@@ -38,4 +38,9 @@ export interface ApkSession {
 /** The packages feature. */
 export interface PackagesPort {
   open(host: string): Promise<ApkSession>;
+  /**
+   * `fn` hears the host's name after each package change that finished there (`towerctl install|remove|upgrade`,
+   * an automatic update: every successful apk change, which saves the host's world); the result stops it
+   */
+  watchChanges?(fn: (host: string) => void): () => void;
 }

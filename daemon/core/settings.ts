@@ -12,6 +12,9 @@ export const UpdateWindow = z
   .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'a daily time range such as "03:00-05:00"')
   .refine((w) => w.slice(0, 5) !== w.slice(6) && (w.slice(6, 8) !== '24' || w.slice(6) === '24:00'), 'the window must not be empty');
 
+/** a folder on a host: absolute, or `~/…` in the login user's home; no newlines (host scripts list them a line each) */
+const HostDir = z.string().max(1024).regex(/^(?:\/|~\/)[^\0\n]*$/, 'an absolute path or ~/PATH');
+
 /**
  * towerd.json: optional; every key has TowerOS's default. Unknown keys are an error so that typos are noticed.
  */
@@ -195,6 +198,37 @@ export const Settings = z
     poweroffCommand: z.array(z.string().min(1)).min(1).default(['sudo', 'poweroff']),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+      .strict()
+      .prefault({}),
+    /** app menus synced from hosts (`towerctl menu`, daemon/features/menus/) */
+    menus: z
+      .object({
+        /** write menu entries for every host's apps (each host may say otherwise in `hosts`) */
+        enabled: z.boolean().default(true),
+        hosts: z.record(z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/, 'a host name'), z.boolean()).default({}),
+        /** where a host's desktop entries are read (earlier folders win for the same file name); `~/` is the login user's home */
+        applicationDirs: z
+          .array(HostDir)
+          .min(1)
+          .max(16)
+          .default(['~/.local/share/applications', '/usr/local/share/applications', '/usr/share/applications']),
+        /** where the icons they name are looked up: hicolor theme folders (scalable/apps, NxN/apps) and pixmaps folders */
+        iconDirs: z.array(HostDir).max(16).default(['~/.local/share/icons/hicolor', '/usr/share/icons/hicolor', '/usr/share/pixmaps']),
+        /** a Terminal=true app runs as `towerctl run HOST -- TERMINAL... ARGV`: an X terminal, since apps get an X display */
+        // eslint-disable-next-line no-control-regex
+        terminal: z.array(z.string().min(1).max(256).regex(/^[^\0-\x1f\x7f]*$/, 'no control characters')).min(1).max(8).default(['xterm', '-e']),
+        /** the argv written entries start with (an absolute path when towerctl is not on the launcher's PATH) */
+        // eslint-disable-next-line no-control-regex
+        towerctl: z.array(z.string().min(1).max(1024).regex(/^[^\0-\x1f\x7f]*$/, 'no control characters')).min(1).max(8).default(['towerctl']),
+        maxFileBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+        maxIconBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024),
+        maxHostBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+        maxApps: z.number().int().min(1).max(5000).default(1000),
+        /** a host is read this long after it connects, if it is still connected (package changes are read at once) */
+        settleMs: z.number().int().min(0).max(600_000).default(2000),
+        /** how long the read of a host's entries may take */
+        timeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
+      })
       .strict()
       .prefault({}),
   })

@@ -25,6 +25,8 @@ export interface ApkRepo {
   server: RepoServer;
   /** Rewrites a host's repositories file (one URL a line). */
   setRepositories(host: string, urls: string[]): Promise<void>;
+  /** Rewrites the repository with these packages (newer versions look like a mirror after a package update). */
+  rebuild(packages: PackageSpec[]): void;
   stop(): Promise<void>;
 }
 
@@ -46,8 +48,10 @@ export async function apkRepo(lab: RunningLab, hosts: string[], packages: Packag
     const r = await lab.execHost(host, ['sh', '-c', `printf '%s\\n' "$@" > ${APK_ROOT}/etc/apk/repositories`, 'sh', ...urls], { user: SETUP_USER });
     if (r.code !== 0) throw new Error(`cannot write ${host}'s apk repositories: ${r.stderr}`);
   };
+  let rebuild: ((packages: PackageSpec[]) => void) | undefined;
   try {
     const key = createSigningKey();
+    rebuild = (pkgs) => void buildRepo({ dir: repoDir, branch: 'v3.19', packages: pkgs, key });
     buildRepo({ dir: repoDir, branch: 'v3.19', packages, key });
     const pub = exportPublicKey(key, keysDir);
     server = await serveRepo(lab, repoDir);
@@ -64,5 +68,5 @@ export async function apkRepo(lab: RunningLab, hosts: string[], packages: Packag
     await cleanup();
     throw err;
   }
-  return { server, setRepositories, stop: cleanup };
+  return { server, setRepositories, rebuild, stop: cleanup };
 }

@@ -18,7 +18,21 @@ function apkFailure(what: string, r: { code: number | null; stderr: string }, ho
  * connected and have its privilege command (packages.privilege), an offline host gets the package relay for as long as the session is open, and apk gets its proxy.
  */
 export function apkSessions(core: Core, relays: RelayManager): PackagesPort {
+  const watchers = new Set<(host: string) => void>();
+  const changed = (host: string) => {
+    for (const fn of watchers) {
+      try {
+        fn(host);
+      } catch (err) {
+        core.log.error({ host, err: (err as Error).message }, 'a package change watcher failed');
+      }
+    }
+  };
   return {
+    watchChanges(fn) {
+      watchers.add(fn);
+      return () => void watchers.delete(fn);
+    },
     async open(host: string): Promise<ApkSession> {
       const session = core.connected(host);
       // a missing sudo would only show as the host shell's "sudo: command not found" in apk's output
@@ -41,7 +55,7 @@ export function apkSessions(core: Core, relays: RelayManager): PackagesPort {
         relayed,
         argv: (action, packages, opts) => apkArgv(core.settings().packages, action, packages, { proxyUrl: relay?.url, progress: opts.progress }),
         failure: (what, r) => apkFailure(what, r, host, core.settings().packages),
-        saveWorld: () => saveWorld(core, session),
+        saveWorld: () => saveWorld(core, session).finally(() => changed(host)),
         close: async () => {
           await relay?.close();
         },
