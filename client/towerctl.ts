@@ -22,6 +22,7 @@ import { register as provision } from './commands/provision.js';
 import { register as apps } from './commands/apps.js';
 import { register as clip } from './commands/clip.js';
 import { register as doctor } from './commands/doctor.js';
+import { register as backup } from './commands/backup.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -49,6 +50,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['run', 'apps', 'close'], apps],
   [['clip'], clip],
   [['doctor'], doctor],
+  [['backup'], backup],
   [['forward'], forward],
   [['logs'], logs],
   [['daemon'], daemon],

@@ -9,6 +9,7 @@ import { provisionFeature } from './features/provision/index.js';
 import { setupFeature } from './features/setup/index.js';
 import { soundFeature } from './features/sound/index.js';
 import { updatesFeature } from './features/updates/index.js';
+import { exportFeature } from './features/export/index.js';
 
 export interface FeatureOptions {
   /** apps running on a host now, instead of the apps feature's count (a test seam for automatic updates) */
@@ -30,5 +31,6 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const provision = provisionFeature(core);
   const setup = setupFeature(core, { packages: packages.port, sound: sound.port });
   const audit = auditFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit];
+  const stateExport = exportFeature(core);
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit, stateExport];
 }
