@@ -147,13 +147,13 @@ Examples:
       const passphrase = opts.passphraseFile ? await passphraseFromFile(opts.passphraseFile) : await askHidden('Passphrase of the export: ', '--passphrase-file FILE');
       const archive = checkArchive(await decryptState(await readFile(file), passphrase));
       const report = await restoreState(paths, archive, { force: opts.force ?? false });
-      await writeExportRecord(paths, { version: 1, at: archive.createdAt, file, digest: stateDigest(archive), registryChangedAt: null, importedAt: new Date().toISOString() });
+      await writeExportRecord(paths, { version: 1, at: archive.createdAt, file, digest: stateDigest(report.written), registryChangedAt: null, importedAt: new Date().toISOString() });
       const reloaded = await tellTowerd(cmd, async (c) => {
         const r = await c.call('daemon.reload');
         await c.call('export.state').catch(() => undefined);
         return r;
       }).catch((err: Error) => ({ error: err.message }));
-      if (opts.json) return print(json({ file, ...report, towerd: reloaded === null ? 'not running' : 'error' in reloaded ? `reload failed: ${reloaded.error}` : 'reloaded' }));
+      if (opts.json) return print(json({ file, ...report, written: undefined, towerd: reloaded === null ? 'not running' : 'error' in reloaded ? `reload failed: ${reloaded.error}` : 'reloaded' }));
       print(
         `imported ${report.hosts.length} host${report.hosts.length === 1 ? '' : 's'}${report.hosts.length ? ` (${report.hosts.map((h) => esc(h)).join(', ')})` : ''}: ${report.files} files, ` +
           `${report.knownHostsAdded} known_hosts line${report.knownHostsAdded === 1 ? '' : 's'} added${report.knownHostsPresent ? ` (${report.knownHostsPresent} already there)` : ''}` +

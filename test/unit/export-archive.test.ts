@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ArchiveError, MAX_FILE_BYTES, checkArchive, configAddresses, encodeArchive, pathProblem, stateDigest, type StateArchive } from '../../daemon/shared/export/archive.js';
+import { ArchiveError, MAX_FILE_BYTES, checkArchive, configAddresses, encodeArchive, pathProblem, relocateIdentityFiles, stateDigest, type StateArchive } from '../../daemon/shared/export/archive.js';
 import { WrongPassphraseError, decryptState, encryptState } from '../../daemon/shared/export/crypto.js';
 import { RegistryExistsError, UnsafePathError, collectState, exportStatus, restoreState, writeExportRecord } from '../../daemon/shared/export/disk.js';
 import { resolvePaths } from '../../daemon/shared/paths.js';
@@ -116,6 +116,32 @@ describe('the export archive checker', () => {
       { name: 'web', address: '192.168.2.200' },
       { name: 'work', address: '192.168.3.200' },
       { name: 'c', address: '10.0.0.1' },
+    ]);
+  });
+});
+
+describe('key paths of another home', () => {
+  it('point into this home after an import, for keys the archive holds only', () => {
+    const config = [
+      'Host web',
+      '  IdentityFile /home/alice/.local/tower/hosts/web/id_ed25519',
+      'Host work',
+      '  identityfile="/home/alice/.local/tower/hosts/work/id_ed25519"',
+      'Host old',
+      '  IdentityFile ~/.local/tower/hosts/old/id_ed25519',
+      '  IdentityFile /home/alice/.local/tower/hosts/gone/id_ed25519',
+      '  IdentityFile /etc/ssh/other',
+    ].join('\n');
+    const has = new Set(['hosts/web/id_ed25519', 'hosts/work/id_ed25519', 'hosts/old/id_ed25519']);
+    expect(relocateIdentityFiles(config, '/home/bob/.local/tower/hosts', (p) => has.has(p)).split('\n')).toEqual([
+      'Host web',
+      '  IdentityFile /home/bob/.local/tower/hosts/web/id_ed25519',
+      'Host work',
+      '  identityfile=/home/bob/.local/tower/hosts/work/id_ed25519',
+      'Host old',
+      '  IdentityFile ~/.local/tower/hosts/old/id_ed25519',
+      '  IdentityFile /home/alice/.local/tower/hosts/gone/id_ed25519',
+      '  IdentityFile /etc/ssh/other',
     ]);
   });
 });

@@ -122,6 +122,24 @@ export function stateDigest(s: Pick<StateArchive, 'files' | 'knownHosts' | 'sett
   return h.digest('hex');
 }
 
+/**
+ * The registry config of another home made this one's: an `IdentityFile` naming a key of the archive by the
+ * exporting machine's absolute path (`/home/alice/.local/tower/hosts/web/id_ed25519`, as towerd writes it) now
+ * names the same file under `hostsDir`. `~/` paths (TowerOS's) and paths to anything else stay as they are.
+ */
+export function relocateIdentityFiles(config: string, hostsDir: string, inArchive: (rel: string) => boolean): string {
+  const re = /^(\s*IdentityFile(?:\s*=\s*|\s+))("?)(\/[^"]*\/\.local\/tower\/hosts\/([^/"\s]+)\/([^/"\s]+))\2(\s*)$/i;
+  return config
+    .split('\n')
+    .map((line) => {
+      const m = re.exec(line);
+      if (!m || !inArchive(`hosts/${m[4]}/${m[5]}`)) return line;
+      const path = `${hostsDir}/${m[4]}/${m[5]}`;
+      return `${m[1]}${/\s/.test(path) ? `"${path}"` : path}${m[6]}`;
+    })
+    .join('\n');
+}
+
 export function encodeArchive(a: StateArchive): Buffer {
   return Buffer.from(
     JSON.stringify({

@@ -13,6 +13,7 @@ import {
   lookupNames,
   namesHost,
   pathProblem,
+  relocateIdentityFiles,
   settingsPort,
   stateDigest,
   type ArchiveFile,
@@ -213,6 +214,8 @@ export async function registryHasHosts(paths: Paths): Promise<boolean> {
 }
 
 export interface RestoreReport {
+  /** the archive as written: its config's key paths made this home's */
+  written: StateArchive;
   files: number;
   hosts: string[];
   knownHostsAdded: number;
@@ -235,9 +238,11 @@ export async function restoreState(paths: Paths, a: StateArchive, opts: { force:
     const bad = pathProblem(f.path);
     if (bad) throw new ArchiveError([`${f.path}: ${bad}`]); // checkArchive refused these already: never trust a caller
   }
+  const names = new Set(a.files.map((f) => f.path));
+  const files = a.files.map((f) => (f.path === 'config' ? { path: f.path, data: Buffer.from(relocateIdentityFiles(f.data.toString('utf8'), paths.hostsDir, (p) => names.has(p))) } : f));
   await mkdir(dirname(paths.towerDir), { recursive: true, mode: 0o755 });
   await privateDir(paths.towerDir);
-  const ordered = [...a.files.filter((f) => f.path !== 'config'), ...a.files.filter((f) => f.path === 'config')];
+  const ordered = [...files.filter((f) => f.path !== 'config'), ...files.filter((f) => f.path === 'config')];
   for (const f of ordered) {
     const parts = f.path.split('/');
     if (parts.length === 3) {
@@ -278,6 +283,7 @@ export async function restoreState(paths: Paths, a: StateArchive, opts: { force:
 
   const config = a.files.find((f) => f.path === 'config');
   return {
+    written: { ...a, files },
     files: a.files.length,
     hosts: config ? configAddresses(config.data.toString('utf8')).map((h) => h.name) : [],
     knownHostsAdded: add.length,
