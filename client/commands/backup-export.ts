@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { lstat } from 'node:fs/promises';
+// no dynamic import of a built-in: towerctl runs from a V8 code cache where that fails (the modules of our own
+// below are loaded on use, as esbuild bundles them)
+import { lstat, readFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { resolvePaths } from '../../daemon/shared/paths.js';
 import { TowerClient } from '../rpc.js';
@@ -135,7 +137,6 @@ Examples:
       const { registryHasHosts, restoreState, writeExportRecord } = await import('../../daemon/shared/export/disk.js');
       const { checkArchive, stateDigest } = await import('../../daemon/shared/export/archive.js');
       const { decryptState } = await import('../../daemon/shared/export/crypto.js');
-      const { readFile } = await import('node:fs/promises');
       const paths = resolvePaths();
       const file = resolve(fileArg);
       const st = await lstat(file).catch((err: Error) => {
