@@ -11,6 +11,8 @@ const MAX_PASSPHRASE_FILE = 4096;
 export function askHidden(question: string, flag: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) throw new UsageError(`stdin is not a terminal; pass ${flag}`);
+  // echo off before the prompt shows: an answer typed the moment it appears must not be echoed
+  stdin.setRawMode(true);
   process.stderr.write(question);
   return new Promise((resolve) => {
     let buf: string[] = [];
@@ -35,7 +37,6 @@ export function askHidden(question: string, flag: string): Promise<string> {
         else if (ch >= ' ') buf.push(ch);
       }
     };
-    stdin.setRawMode(true);
     stdin.on('data', onData);
     stdin.resume();
   });

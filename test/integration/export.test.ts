@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TowerClient } from '../../client/rpc.js';
 import type { Event } from '../../protocol/index.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
-import { daemonEnv, startDaemon, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
+import { TOWERCTL, daemonEnv, startDaemon, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
 import { until } from '../helpers/until.js';
 
 const root = process.getuid?.() === 0;
@@ -130,5 +130,53 @@ describe.skipIf(!root)('the thin client state: export, then import on a new thin
     expect(forced.code, forced.stderr).toBe(0);
     expect(JSON.parse(forced.stdout)).toMatchObject({ hosts: ['off1', 'on1'], knownHostsAdded: 0, knownHostsPresent: 2, towerd: 'reloaded' });
     expect(readFileSync(join(homeB, '.ssh/known_hosts'), 'utf8').trim().split('\n')).toHaveLength(2);
+  }, 60_000);
+});
+
+describe('the passphrase on a terminal', () => {
+  /** towerctl on a pseudo-terminal, typing each answer when a prompt appears; the whole screen comes back */
+  async function onTerminal(home: string, args: string[], answers: string[]): Promise<{ code: number; screen: string }> {
+    const pty = (await import('node-pty')).default;
+    const p = pty.spawn(process.execPath, [TOWERCTL, ...args], { cols: 200, rows: 24, env: daemonEnv(home) });
+    let screen = '';
+    let prompts = 0;
+    p.onData((d) => {
+      screen += d;
+      const n = (screen.match(/[Pp]assphrase[^:\n]*: |again: /g) ?? []).length;
+      while (prompts < n && prompts < answers.length) p.write(`${answers[prompts++]}\r`);
+    });
+    const code = await new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
+    return { code, screen };
+  }
+
+  function fakeRegistry(): string {
+    const home = tempHome('tower-export-tty-');
+    mkdirSync(join(home, '.local/tower/hosts/web'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(home, '.local/tower/config'), 'Host web\n  HostName 192.168.2.200\n');
+    writeFileSync(join(home, '.local/tower/hosts/web/id_ed25519'), 'key\n', { mode: 0o600 });
+    return home;
+  }
+
+  it('is asked twice with no echo; two different answers write nothing', async () => {
+    const home = fakeRegistry();
+    const out = join(home, 'state.age');
+    const secret = 'tr0ub4dor and 3 more words';
+    const differ = await onTerminal(home, ['backup', 'export', out], [secret, `${secret}!`]);
+    expect(differ.code, differ.screen).toBe(2);
+    expect(differ.screen).toMatch(/the two passphrases differ; nothing was written/);
+    expect(readdirSync(home)).not.toContain('state.age');
+    const ok = await onTerminal(home, ['backup', 'export', out], [secret, secret]);
+    expect(ok.code, ok.screen).toBe(0);
+    expect(ok.screen).toMatch(/exported 1 host/);
+    expect(ok.screen).not.toContain('tr0ub4dor');
+    const short = await onTerminal(home, ['backup', 'export', out], ['short']);
+    expect(short.code).toBe(2);
+    expect(short.screen).toMatch(/fewer than 12 characters/);
+    // and the file opens with it, asked once
+    const empty = tempHome('tower-export-tty-b-');
+    const imp = await onTerminal(empty, ['backup', 'import', out], [secret]);
+    expect(imp.code, imp.screen).toBe(0);
+    expect(imp.screen).toMatch(/imported 1 host \(web\)/);
+    expect(imp.screen).not.toContain('tr0ub4dor');
   }, 60_000);
 });
