@@ -29,4 +29,4 @@ export const exportMethods = {
   },
 } as const;
 
-export const ExportEvents = [z.object({ type: z.literal('export.state'), topic: z.literal('registry'), export: ExportState })] as const;
+export const ExportEvents = [z.object({ type: z.literal('export.state'), topic: z.literal('export'), export: ExportState })] as const;

@@ -197,6 +197,14 @@ export const Settings = z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .strict()
       .prefault({}),
+    /** the thin client's own state export (`towerctl backup export`, daemon/features/export/) */
+    stateExport: z
+      .object({
+        /** the bar and `status` warn when no export is newer than the registry's last change (off: reported, not flagged) */
+        warn: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((s) => s.firstHostOctet <= s.lastHostOctet, { message: 'firstHostOctet must not exceed lastHostOctet' })

@@ -40,7 +40,7 @@ describe.skipIf(!root)('the thin client state: export, then import on a new thin
     writeFileSync(pass, 'correct horse battery staple\n', { mode: 0o600 });
     writeFileSync(wrong, 'incorrect horse battery staple\n', { mode: 0o600 });
     mkdirSync(join(work, 'usb'));
-    await t.client.subscribe(['registry'], (e) => events.push(e));
+    await t.client.subscribe(['export'], (e) => events.push(e));
   }, 120_000);
   afterAll(async () => {
     await b?.stop();

@@ -27,10 +27,10 @@ describe('the bar’s state export warning', () => {
   it('comes from the status snapshot and follows export.state events; a registry reload keeps it', () => {
     let v = fromSnapshot({ hosts: [web], registry: OK, stateExport: state('none') });
     expect(i3barBlocks(v).map((b) => b.name)).toEqual(['tower-summary', 'tower-host', 'tower-export']);
-    v = applyEvent(v, { type: 'export.state', topic: 'registry', export: state('current', '2026-12-02T09:00:00.000Z') }) as UpView;
+    v = applyEvent(v, { type: 'export.state', topic: 'export', export: state('current', '2026-12-02T09:00:00.000Z') }) as UpView;
     expect(v.stateExport).toEqual<BarExport>({ state: 'current', warn: false, lastExportAt: '2026-12-02T09:00:00.000Z' });
     expect(i3barBlocks(v).map((b) => b.name)).toEqual(['tower-summary', 'tower-host']);
-    v = applyEvent(v, { type: 'export.state', topic: 'registry', export: state('stale', '2026-12-02T09:00:00.000Z') }) as UpView;
+    v = applyEvent(v, { type: 'export.state', topic: 'export', export: state('stale', '2026-12-02T09:00:00.000Z') }) as UpView;
     v = applyEvent(v, { type: 'registry.changed', topic: 'registry', registry: { ok: true, error: null, loadedAt: null, hostCount: 1 }, hosts: [] as never }) as UpView;
     expect(v.stateExport?.state).toBe('stale');
     const block = i3barBlocks(v).find((b) => b.name === 'tower-export')!;

@@ -18,16 +18,16 @@ export function exportFeature(core: Core): Feature {
   let pending: Promise<ExportState> | undefined;
 
   const same = (a: ExportState | undefined, b: ExportState) =>
-    a !== undefined && a.state === b.state && a.lastExportAt === b.lastExportAt && a.file === b.file && a.registryChangedAt === b.registryChangedAt;
+    a !== undefined && a.state === b.state && a.warn === b.warn && a.lastExportAt === b.lastExportAt && a.file === b.file && a.registryChangedAt === b.registryChangedAt;
 
   const look = async (): Promise<ExportState> => {
     const s = await exportStatus(core.paths);
-    const next: ExportState = { ...s, warn: s.state === 'stale' || s.state === 'none', checkedAt: new Date().toISOString() };
+    const next: ExportState = { ...s, warn: core.settings().stateExport.warn && (s.state === 'stale' || s.state === 'none'), checkedAt: new Date().toISOString() };
     const changed = !same(current, next);
     current = next;
     if (changed) {
       core.log.info({ state: next.state, lastExportAt: next.lastExportAt }, 'state export freshness');
-      core.hub.publish({ type: 'export.state', topic: 'registry', export: next });
+      core.hub.publish({ type: 'export.state', topic: 'export', export: next });
     }
     return next;
   };
