@@ -121,7 +121,7 @@ Examples:
       'after',
       `
 Writes ~/.local/tower (every file 0600, folders 0700), adds the export's known_hosts lines that are not already in
-~/.ssh/known_hosts, writes ~/.config/tower/towerd.json only when there is none (or with --force), and puts the
+~/.ssh/known_hosts (earlier pins of the same addresses are removed, other lines kept), writes ~/.config/tower/towerd.json only when there is none (or with --force), and puts the
 registry's Include at the top of ~/.ssh/config. Refuses a machine whose registry already names hosts unless
 --force. A wrong passphrase, or a file whose contents are not what an export holds (a path outside
 ~/.local/tower, a link, an oversized file), is refused before anything is written. A running towerd reloads
@@ -157,7 +157,7 @@ Examples:
       if (opts.json) return print(json({ file, ...report, written: undefined, towerd: reloaded === null ? 'not running' : 'error' in reloaded ? `reload failed: ${reloaded.error}` : 'reloaded' }));
       print(
         `imported ${report.hosts.length} host${report.hosts.length === 1 ? '' : 's'}${report.hosts.length ? ` (${report.hosts.map((h) => esc(h)).join(', ')})` : ''}: ${report.files} files, ` +
-          `${report.knownHostsAdded} known_hosts line${report.knownHostsAdded === 1 ? '' : 's'} added${report.knownHostsPresent ? ` (${report.knownHostsPresent} already there)` : ''}` +
+          `${report.knownHostsAdded} known_hosts line${report.knownHostsAdded === 1 ? '' : 's'} added${report.knownHostsPresent ? ` (${report.knownHostsPresent} already there)` : ''}${report.knownHostsReplaced ? `, ${report.knownHostsReplaced} earlier pin${report.knownHostsReplaced === 1 ? '' : 's'} of these addresses removed` : ''}` +
           `${report.settings === 'written' ? ', towerd.json written' : report.settings === 'kept' ? ', towerd.json kept (pass --force to replace it)' : ''}\n`,
       );
       if (reloaded === null) print('towerd is not running: start it (towerd, or systemctl --user start towerd) to connect to the hosts\n');

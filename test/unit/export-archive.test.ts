@@ -229,6 +229,23 @@ describe('collecting and restoring the thin client state', () => {
     expect(readFileSync(b.paths.knownHosts, 'utf8').trim().split('\n')).toHaveLength(3);
   });
 
+  it('makes the export’s pins the pins of its addresses; other lines stay', async () => {
+    const b = home();
+    mkdirSync(b.paths.sshDir, { recursive: true, mode: 0o700 });
+    const old = KEY.replace('A=', 'B=');
+    const other = `192.168.2.201 ssh-ed25519 ${old}`;
+    writeFileSync(b.paths.knownHosts, [`192.168.2.200,web ssh-ed25519 ${old}`, other, `@revoked 192.168.2.200 ssh-ed25519 ${old}`, `192.168.2.* ssh-rsa ${old}`, ''].join('\n'));
+    const r = await restoreState(b.paths, archive(), { force: false });
+    expect(r).toMatchObject({ knownHostsAdded: 1, knownHostsPresent: 0, knownHostsReplaced: 1 });
+    expect(readFileSync(b.paths.knownHosts, 'utf8').split('\n')).toEqual([
+      other,
+      `@revoked 192.168.2.200 ssh-ed25519 ${old}`,
+      `192.168.2.* ssh-rsa ${old}`,
+      `192.168.2.200 ssh-ed25519 ${KEY}`,
+      '',
+    ]);
+  });
+
   it('keeps an existing towerd.json unless forced', async () => {
     const b = home();
     mkdirSync(join(b.dir, '.config', 'tower'), { recursive: true });

@@ -1,7 +1,7 @@
 import { chmod, lstat, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
-import { parseKnownHosts } from '../knownhosts.js';
+import { parseKnownHosts, removeHostEntries } from '../knownhosts.js';
 import type { Paths } from '../paths.js';
 import {
   ArchiveError,
@@ -220,14 +220,16 @@ export interface RestoreReport {
   hosts: string[];
   knownHostsAdded: number;
   knownHostsPresent: number;
+  /** earlier lines pinning one of the export's addresses to another key, removed */
+  knownHostsReplaced: number;
   settings: 'written' | 'kept' | 'none';
   sshInclude: boolean;
 }
 
 /**
  * Put a checked archive on disk: the host folders' files first and `config` last (a running towerd's watcher then
- * sees a complete registry), every file 0600 in 0700 folders, written atomically; Tower's known_hosts lines added
- * where missing; towerd.json only where there is none (or with force); the `Include` of the registry at the top
+ * sees a complete registry), every file 0600 in 0700 folders, written atomically; the export's known_hosts lines
+ * added where missing, replacing earlier pins of its hosts' addresses; towerd.json only where there is none (or with force); the `Include` of the registry at the top
  * of ~/.ssh/config. Refuses a registry with hosts unless `force`.
  */
 export async function restoreState(paths: Paths, a: StateArchive, opts: { force: boolean }): Promise<RestoreReport> {
@@ -238,8 +240,8 @@ export async function restoreState(paths: Paths, a: StateArchive, opts: { force:
     const bad = pathProblem(f.path);
     if (bad) throw new ArchiveError([`${f.path}: ${bad}`]); // checkArchive refused these already: never trust a caller
   }
-  const names = new Set(a.files.map((f) => f.path));
-  const files = a.files.map((f) => (f.path === 'config' ? { path: f.path, data: Buffer.from(relocateIdentityFiles(f.data.toString('utf8'), paths.hostsDir, (p) => names.has(p))) } : f));
+  const archived = new Set(a.files.map((f) => f.path));
+  const files = a.files.map((f) => (f.path === 'config' ? { path: f.path, data: Buffer.from(relocateIdentityFiles(f.data.toString('utf8'), paths.hostsDir, (p) => archived.has(p))) } : f));
   await mkdir(dirname(paths.towerDir), { recursive: true, mode: 0o755 });
   await privateDir(paths.towerDir);
   const ordered = [...files.filter((f) => f.path !== 'config'), ...files.filter((f) => f.path === 'config')];
@@ -257,12 +259,34 @@ export async function restoreState(paths: Paths, a: StateArchive, opts: { force:
   await privateDir(paths.sshDir);
   await plainTarget(paths.knownHosts);
   const existing = (await readIfExists(paths.knownHosts)) ?? '';
-  const have = new Set(existing.split('\n').map((l) => l.trim()).filter(Boolean));
-  const add = [...new Set(a.knownHosts)].filter((l) => !have.has(l) && parseKnownHosts(l).length === 1);
-  if (add.length) {
-    const base = existing && !existing.endsWith('\n') ? `${existing}\n` : existing;
-    await writeFileAtomic(paths.knownHosts, `${base}${add.join('\n')}\n`, 0o600);
+  const incoming = [...new Set(a.knownHosts)].filter((l) => parseKnownHosts(l).length === 1);
+  const had = new Set(existing.split('\n').map((l) => l.trim()).filter(Boolean));
+  // the export's pins become the pins of its hosts' addresses, as pinning a host does: an earlier key for one of
+  // those addresses would otherwise still be trusted. Other hosts' lines, wildcards and revocations stay.
+  const config = files.find((f) => f.path === 'config');
+  const hosts = config ? configAddresses(config.data.toString('utf8')) : [];
+  // and under the host's name, as pinning does: a plain `ssh NAME` would otherwise still accept an old key
+  const names = hosts.flatMap((h) => [...lookupNames(h.address, [22, settingsPort(a.settings)]), h.name]);
+  const keep: string[] = [];
+  let replaced = 0;
+  for (const raw of existing.split('\n')) {
+    const [l] = parseKnownHosts(raw);
+    if (!l || l.marker === '@revoked') {
+      if (raw.trim()) keep.push(raw);
+      continue;
+    }
+    const r = removeHostEntries(raw, names);
+    if (r.removed === 0) keep.push(raw);
+    else {
+      if (!incoming.includes(raw.trim())) replaced++;
+      if (r.text.trim()) keep.push(r.text);
+    }
   }
+  const kept = new Set(keep.map((l) => l.trim()));
+  const merged = [...keep, ...incoming.filter((l) => !kept.has(l))];
+  const add = incoming.filter((l) => !had.has(l));
+  const next = merged.length ? `${merged.join('\n')}\n` : '';
+  if (next !== existing) await writeFileAtomic(paths.knownHosts, next, 0o600);
 
   let settings: RestoreReport['settings'] = 'none';
   if (a.settings !== null) {
@@ -281,13 +305,13 @@ export async function restoreState(paths: Paths, a: StateArchive, opts: { force:
   const sshInclude = !sshConfig.split('\n').some((l) => l.trim() === include.trim());
   if (sshInclude) await writeFileAtomic(paths.sshConfig, sshConfig ? `${include}\n${sshConfig}` : include, 0o600);
 
-  const config = a.files.find((f) => f.path === 'config');
   return {
     written: { ...a, files },
     files: a.files.length,
-    hosts: config ? configAddresses(config.data.toString('utf8')).map((h) => h.name) : [],
+    hosts: hosts.map((h) => h.name),
     knownHostsAdded: add.length,
-    knownHostsPresent: a.knownHosts.length - add.length,
+    knownHostsPresent: incoming.length - add.length,
+    knownHostsReplaced: replaced,
     settings,
     sshInclude,
   };
