@@ -65,7 +65,7 @@ Examples:
     )
     .action(async (fileArg: string, opts: { passphraseFile?: string; json?: boolean }, cmd: Command) => {
       const { collectState, writeExportRecord, NoRegistryError } = await import('../../daemon/shared/export/disk.js');
-      const { encodeArchive, stateDigest } = await import('../../daemon/shared/export/archive.js');
+      const { checkArchive, encodeArchive, stateDigest } = await import('../../daemon/shared/export/archive.js');
       const { encryptState, MIN_PASSPHRASE_CHARS } = await import('../../daemon/shared/export/crypto.js');
       const { writeFileAtomic } = await import('../../daemon/shared/atomic.js');
       const paths = resolvePaths();
@@ -78,9 +78,15 @@ Examples:
         if (err instanceof NoRegistryError) throw new Error(`${err.message}: nothing to export`, { cause: err });
         throw err;
       }
-      const passphrase = await exportPassphrase(opts.passphraseFile, MIN_PASSPHRASE_CHARS);
       const at = new Date().toISOString();
       const plain = encodeArchive({ createdAt: at, files: collected.files, knownHosts: collected.knownHosts, settings: collected.settings });
+      // checked as an import will check it, before anything is written: an export that would be refused is no backup
+      try {
+        checkArchive(plain);
+      } catch (err) {
+        throw new Error(`not exported, an import would refuse it: ${(err as Error).message.replace(/^the export file's contents were refused: /, '')}`, { cause: err });
+      }
+      const passphrase = await exportPassphrase(opts.passphraseFile, MIN_PASSPHRASE_CHARS);
       const sealed = await encryptState(plain, passphrase);
       await writeFileAtomic(file, sealed, 0o600);
       await writeExportRecord(paths, {

@@ -220,13 +220,13 @@ export function checkArchive(bytes: Uint8Array): StateArchive {
 
   let settings: string | null = null;
   if (doc.settings !== null) {
-    if (typeof doc.settings !== 'string' || Buffer.byteLength(doc.settings) > MAX_SETTINGS_BYTES) problems.push('settings: not a string within the size cap');
+    if (typeof doc.settings !== 'string' || Buffer.byteLength(doc.settings) > MAX_SETTINGS_BYTES) problems.push('towerd.json: not a string within the size cap');
     else {
       try {
-        if (!isRecord(JSON.parse(doc.settings))) problems.push('settings: not a JSON object');
+        if (!isRecord(JSON.parse(doc.settings))) problems.push('towerd.json: not a JSON object');
         settings = doc.settings;
       } catch {
-        problems.push('settings: not JSON');
+        problems.push('towerd.json: not JSON');
       }
     }
   }
@@ -240,8 +240,7 @@ export function checkArchive(bytes: Uint8Array): StateArchive {
         problems.push(`knownHosts[${i}]: not one line within ${MAX_LINE_BYTES} bytes`);
         continue;
       }
-      const parsed = parseKnownHosts(l);
-      if (parsed.length !== 1 || !/^[A-Za-z0-9@._-]{1,100}$/.test(parsed[0]!.keyType) || !BASE64_RE.test(parsed[0]!.key)) {
+      if (!isKnownHostsLine(l)) {
         problems.push(`knownHosts[${i}]: not a known_hosts line`);
         continue;
       }
@@ -254,6 +253,13 @@ export function checkArchive(bytes: Uint8Array): StateArchive {
   }
   if (problems.length) throw new ArchiveError(problems);
   return { createdAt: createdAt!, files, knownHosts, settings };
+}
+
+/** One well-formed known_hosts entry: `[@marker] hosts keytype base64`, within the line cap. */
+export function isKnownHostsLine(line: string): boolean {
+  if (line.length > MAX_LINE_BYTES || /[\r\n\0]/.test(line)) return false;
+  const parsed = parseKnownHosts(line);
+  return parsed.length === 1 && /^[A-Za-z0-9@._-]{1,100}$/.test(parsed[0]!.keyType) && BASE64_RE.test(parsed[0]!.key);
 }
 
 /** Is this known_hosts line one of Tower's for `name` (`ADDR` or `[ADDR]:PORT`): a pin, or a revocation matching it. */

@@ -10,6 +10,7 @@ import {
   MAX_TOTAL_BYTES,
   STATE_FILES,
   configAddresses,
+  isKnownHostsLine,
   lookupNames,
   namesHost,
   pathProblem,
@@ -102,10 +103,12 @@ export async function collectState(paths: Paths): Promise<Collected> {
   }
   const names = hosts.flatMap((h) => lookupNames(h.address, [22, settingsPort(settings)]));
   const known = (await readIfExists(paths.knownHosts)) ?? '';
-  const knownHosts = known
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#') && names.some((n) => namesHost(l, n)));
+  const knownHosts: string[] = [];
+  for (const l of known.split('\n').map((x) => x.trim())) {
+    if (!l || l.startsWith('#') || !names.some((n) => namesHost(l, n))) continue;
+    if (isKnownHostsLine(l)) knownHosts.push(l);
+    else skipped.push({ path: `~/.ssh/known_hosts: ${l.slice(0, 60)}`, why: 'not a well-formed known_hosts line' });
+  }
   return { files, knownHosts, settings, skipped, changedAt, hostCount: hosts.length };
 }
 
