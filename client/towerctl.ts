@@ -23,6 +23,7 @@ import { register as apps } from './commands/apps.js';
 import { register as menu } from './commands/menu.js';
 import { register as clip } from './commands/clip.js';
 import { register as doctor } from './commands/doctor.js';
+import { register as backup } from './commands/backup.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -51,6 +52,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['menu'], menu],
   [['clip'], clip],
   [['doctor'], doctor],
+  [['backup'], backup],
   [['forward'], forward],
   [['logs'], logs],
   [['daemon'], daemon],

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { HostInfo, RegistryStatus } from '../protocol/index.js';
 import { coreMethods } from './core/api.js';
 import { noSuchHost, notSupervised } from './core/errors.js';
-import type { Core, Feature } from './core/feature.js';
+import type { Core, Feature, StatusPart } from './core/feature.js';
 import { EventHub } from './core/events.js';
 import { features, type FeatureOptions } from './features.js';
 import { ForwardManager } from './core/forwards/manager.js';
@@ -133,6 +133,7 @@ export class Towerd {
       hostInfo: (host) => this.hostInfo(host),
       hostChanged: (name) => this.publishHost(name),
       rpcConnections: () => this.server?.connections.size ?? 0,
+      statusParts: () => Object.assign({}, ...this.list.map((f) => f.statusPart?.() ?? {})) as StatusPart,
     };
   }
 

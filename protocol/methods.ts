@@ -10,6 +10,7 @@ import { clipboardMethods } from './clipboard.js';
 import { setupMethods } from './setup.js';
 import { auditMethods } from './audit.js';
 import { menuMethods } from './menus.js';
+import { ExportState, exportMethods } from './export.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -43,6 +44,7 @@ export const Status = z.object({
     online: z.int(),
     down: z.int().check(describe('hosts in any state other than online, unsupervised and provisioning')),
   }),
+  stateExport: z.optional(ExportState.check(describe('whether an export of the thin client’s own state holds the registry as it is now'))),
 });
 export type Status = z.infer<typeof Status>;
 
@@ -180,6 +182,7 @@ export const methods = {
   ...setupMethods,
   ...auditMethods,
   ...menuMethods,
+  ...exportMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

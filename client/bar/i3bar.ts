@@ -2,6 +2,7 @@
 // elements are arrays of blocks, one element per line. Rendering is pure; the command decides when to print.
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
+import { exportWarning } from './export.js';
 import { STATE_LOOK, SUMMARY_TONE, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark } from './present.js';
 
 export const I3BAR_HEADER = '{"version":1,"click_events":true}';
@@ -52,7 +53,9 @@ export function i3barBlocks(view: BarView): I3Block[] {
     markup: 'pango',
   };
   if (!view.registry.ok) summary.urgent = true;
-  return [summary, ...view.hosts.map(hostBlock)];
+  const w = exportWarning(view.stateExport);
+  const exportBlock: I3Block[] = w ? [{ name: 'tower-export', full_text: escapeMarkup(w.text), short_text: escapeMarkup(w.short), color: TONE_HEX[w.tone], markup: 'pango' }] : [];
+  return [summary, ...view.hosts.map(hostBlock), ...exportBlock];
 }
 
 /** One status line: the JSON array of blocks. */

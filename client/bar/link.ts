@@ -2,7 +2,7 @@ import type { Event, HostInfo, Topic } from '../../protocol/index.js';
 import { TowerClient } from '../rpc.js';
 import { DOWN, applyEvent, fromSnapshot, type BarView, type UpView } from './model.js';
 
-export const BAR_TOPICS: Topic[] = ['hosts', 'registry', 'daemon'];
+export const BAR_TOPICS: Topic[] = ['hosts', 'registry', 'daemon', 'export'];
 export const BACKOFF_MIN_MS = 500;
 export const BACKOFF_MAX_MS = 5000;
 const CONNECT_TIMEOUT_MS = 2000;

@@ -1,14 +1,19 @@
-import type { Event, HostInfo, RegistryStatus } from '../../protocol/index.js';
+import type { Event, ExportState, HostInfo, RegistryStatus } from '../../protocol/index.js';
 import { compareHosts } from '../../daemon/shared/hostorder.js';
 
 /** What the bar shows of a host; the rest of HostInfo never reaches the screen. */
 export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError' | 'updates' | 'sound' | 'clipboard' | 'posture'>;
+
+/** What the bar keeps of the state export's freshness (status `stateExport`, `export.state` events). */
+export type BarExport = Pick<ExportState, 'state' | 'warn' | 'lastExportAt'>;
 
 export interface UpView {
   daemon: 'up';
   /** registry order: router first, then by name (as towerd lists them) */
   hosts: readonly BarHost[];
   registry: Pick<RegistryStatus, 'ok' | 'error'>;
+  /** whether an export of the thin client's own state is newer than the registry's last change */
+  stateExport?: BarExport;
 }
 export type BarView = UpView | { daemon: 'down' };
 
@@ -24,8 +29,14 @@ function pick(h: BarHost): BarHost {
 }
 
 
-export function fromSnapshot(s: { hosts: readonly BarHost[]; registry: Pick<RegistryStatus, 'ok' | 'error'> }): UpView {
-  return { daemon: 'up', hosts: s.hosts.map(pick), registry: { ok: s.registry.ok, error: s.registry.error } };
+export function fromSnapshot(s: { hosts: readonly BarHost[]; registry: Pick<RegistryStatus, 'ok' | 'error'>; stateExport?: BarExport | undefined }): UpView {
+  const v: UpView = { daemon: 'up', hosts: s.hosts.map(pick), registry: { ok: s.registry.ok, error: s.registry.error } };
+  if (s.stateExport) v.stateExport = pickExport(s.stateExport);
+  return v;
+}
+
+function pickExport(e: BarExport): BarExport {
+  return { state: e.state, warn: e.warn, lastExportAt: e.lastExportAt };
 }
 
 function upsert(hosts: readonly BarHost[], h: BarHost): BarHost[] {
@@ -50,7 +61,9 @@ export function applyEvent(v: UpView, e: Event): BarView {
       return { ...v, hosts: v.hosts.filter((h) => h.name !== e.name) };
     case 'registry.changed':
       // an invalid edit on disk is not applied by towerd; its host list is still the last good one
-      return fromSnapshot({ hosts: e.hosts, registry: e.registry });
+      return fromSnapshot({ hosts: e.hosts, registry: e.registry, stateExport: v.stateExport });
+    case 'export.state':
+      return { ...v, stateExport: pickExport(e.export) };
     case 'daemon.stopping':
       return DOWN;
     case 'log':

@@ -3,6 +3,7 @@
 // Waybar parses text and tooltip as pango markup (unless "escape": true), so both are escaped here.
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
+import { exportWarning } from './export.js';
 import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, type SummaryClass } from './present.js';
 
 export interface WaybarOutput {
@@ -43,8 +44,13 @@ export function waybarOutput(view: BarView): WaybarOutput {
   const head = `towerd: ${s.total ? `${s.online} of ${s.total} online${s.down ? `, ${s.down} down` : ''}` : 'no hosts'}`;
   const lines = [escapeMarkup(head), ...view.hosts.map(hostLine)];
   if (!view.registry.ok) lines.push(escapeMarkup(`⚠ registry on disk is invalid, not applied: ${view.registry.error ?? ''}`));
+  const w = exportWarning(view.stateExport);
+  if (w) {
+    classes.push('export-stale');
+    lines.push(colored(`${w.text}: ${w.detail}`, TONE_HEX[w.tone]));
+  }
   return {
-    text: escapeMarkup(`⬤ ${summaryText(s)}${open ? ` ⚑${open}` : ''}${view.registry.ok ? '' : ' ⚠'}`),
+    text: escapeMarkup(`⬤ ${summaryText(s)}${open ? ` ⚑${open}` : ''}${view.registry.ok ? '' : ' ⚠'}${w ? ` ${w.short}` : ''}`),
     tooltip: lines.join('\n'),
     class: classes,
     percentage: s.total ? Math.round((100 * s.online) / s.total) : 0,

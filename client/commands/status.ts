@@ -31,6 +31,11 @@ export function renderStatus(s: Status): string {
   out += `\n${s.summary.total} host${s.summary.total === 1 ? '' : 's'}: ${s.summary.online} online, ${s.summary.down} down`;
   out += ` · towerd ${escapeControls(s.daemon.version)} (pid ${s.daemon.pid}, up ${formatDuration(s.daemon.uptimeMs)})\n`;
   if (!s.registry.ok) out += style(['yellow', 'bold'], `registry: the last edit on disk is invalid and was not applied: ${escapeControls(s.registry.error ?? '')}`) + '\n';
+  const e = s.stateExport;
+  if (e?.warn) {
+    const what = e.state === 'none' ? 'never exported' : `the registry changed after the last export (${ago(e.lastExportAt)})`;
+    out += style(['yellow', 'bold'], `thin client state: ${what}; run towerctl backup export FILE`) + '\n';
+  } else if (e?.state === 'current') out += `thin client state: exported ${ago(e.lastExportAt)}\n`;
   return out;
 }
 
@@ -49,7 +54,8 @@ UPDATES (automatic security updates: ↑N upgrades pending, "current", "?" befor
 (on, off, down: on but its PulseAudio forward or the thin client's PulseAudio is not working), CLIPBOARD (off,
 explicit, auto; see towerctl clip), POSTURE (the last towerctl audit: ok, open, unknown; - before the
 first), LAST ERROR.
-A warning line follows when an edit of ~/.local/tower on disk is invalid.
+A warning line follows when an edit of ~/.local/tower on disk is invalid, and a footer says when the thin
+client's own state was last exported (a warning when the registry changed since: towerctl backup export).
 
 Example:
   $ towerctl status

@@ -38,6 +38,8 @@ function describe(e: Event): string {
       return `${t} ${esc(e.app.host)} app ${esc(e.app.id)} viewer ${e.viewer} (${esc(e.reason)})\n`;
     case 'clipboard.transfer':
       return `${t} ${transferText(e.transfer)}\n`;
+    case 'export.state':
+      return `${t} state export ${e.export.state}${e.export.lastExportAt ? ` (last ${e.export.lastExportAt})` : ''}\n`;
     case 'job.progress':
       return `${t} ${esc(e.job.host)} ${e.job.phase} ${esc(e.job.target)}: ${e.job.bytesDone}${e.job.bytesTotal === null ? '' : `/${e.job.bytesTotal}`} bytes${e.job.message ? ` (${esc(e.job.message)})` : ''}\n`;
   }

@@ -72,6 +72,7 @@ export function coreMethods(core: Core): Implementation {
         registry: core.registry.getStatus(),
         hosts,
         summary: { total: hosts.length, online, down },
+        ...core.statusParts(),
       };
     },
     'host.list': () => ({ hosts: allInfo() }),

@@ -1,4 +1,4 @@
-import type { HostInfo, RegistryStatus } from '../../protocol/index.js';
+import type { HostInfo, RegistryStatus, Status } from '../../protocol/index.js';
 import type { EventHub } from './events.js';
 import type { ForwardManager } from './forwards/manager.js';
 import type { LogRing, Logger } from './log.js';
@@ -37,10 +37,15 @@ export interface Core {
   /** what hostInfo shows of this host changed: tell subscribers */
   hostChanged(name: string): void;
   rpcConnections(): number;
+  /** every feature's part of the `status` result beside the hosts */
+  statusParts(): StatusPart;
 }
 
 /** The part of HostInfo a feature owns (sound, clipboard, updates, …). */
 export type HostInfoPart = Partial<Pick<HostInfo, 'sound' | 'clipboard' | 'updates' | 'posture' | 'menu'>>;
+
+/** The part of the `status` result a feature owns, beside hosts and registry (the thin client's own state export). */
+export type StatusPart = Partial<Pick<Status, 'stateExport'>>;
 
 /**
  * One feature of towerd: its RPC methods, its lifecycle, and what it does when hosts or their connections change.
@@ -60,4 +65,6 @@ export interface Feature {
   settingsChanged?(prev: Settings, next: Settings): boolean | void;
   /** this feature's part of a host's HostInfo */
   hostInfo?(name: string): HostInfoPart;
+  /** this feature's part of the `status` result */
+  statusPart?(): StatusPart;
 }

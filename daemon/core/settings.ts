@@ -231,6 +231,14 @@ export const Settings = z
       })
       .strict()
       .prefault({}),
+    /** the thin client's own state export (`towerctl backup export`, daemon/features/export/) */
+    stateExport: z
+      .object({
+        /** the bar and `status` warn when no export is newer than the registry's last change (off: reported, not flagged) */
+        warn: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((s) => s.firstHostOctet <= s.lastHostOctet, { message: 'firstHostOctet must not exceed lastHostOctet' })

@@ -1,6 +1,6 @@
 // `towerctl bar` as swaybar and waybar run it: a long-lived child process against a real towerd.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TOWERCTL, startDaemon, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
@@ -20,8 +20,16 @@ afterEach(async () => {
   await Promise.all(daemons.splice(0).map((d) => d.stop('SIGKILL')));
 });
 
-async function daemon(home?: string): Promise<RunningDaemon> {
-  const d = await startDaemon(home ? { home } : {});
+/** a home whose towerd does not flag the state export (the bar's export warning is tested in bar-export and export tests) */
+function quietHome(): string {
+  const home = tempHome();
+  mkdirSync(join(home, '.config', 'tower'), { recursive: true });
+  writeFileSync(join(home, '.config', 'tower', 'towerd.json'), JSON.stringify({ stateExport: { warn: false } }));
+  return home;
+}
+
+async function daemon(home = quietHome()): Promise<RunningDaemon> {
+  const d = await startDaemon({ home });
   daemons.push(d);
   return d;
 }
