@@ -73,6 +73,29 @@ export type ClipboardMode = z.infer<typeof ClipboardMode>;
 export const Posture = z.enum(['ok', 'open', 'unknown']);
 export type Posture = z.infer<typeof Posture>;
 
+/** One setting of a host's clock: the offset measured before and after (after: null when it could not be measured). */
+export const ClockSet = z.object({
+  at: z.iso.datetime(),
+  beforeMs: z.number(),
+  afterMs: z.nullable(z.number()),
+  error: z.nullable(z.string().check(z.maxLength(500))).check(z.describe('why the setting failed; null when it worked')),
+});
+export type ClockSet = z.infer<typeof ClockSet>;
+
+/** What towerd knows of a host's clock. */
+export const HostClock = z.object({
+  offsetMs: z.nullable(z.number()).check(z.describe('host clock minus the thin client’s, ms (RTT-corrected, the tightest of several samples); null before the first measurement')),
+  boundMs: z.nullable(z.number()).check(z.describe('the true offset lies within offsetMs ± boundMs')),
+  rttMs: z.nullable(z.number()),
+  measuredAt: z.nullable(z.iso.datetime()),
+  source: z.nullable(z.string().check(z.maxLength(32))).check(z.describe('the time service running on the host (chronyd, ntpd, …); "none"; null when not known yet')),
+  policy: z.enum(['set', 'leave']).check(z.describe('set: towerd sets this clock when it is off by more than clock.maxOffsetMs; leave: never')),
+  reason: z.string().check(z.maxLength(200), z.describe('why this policy: the host’s role, its time service, or clock.hosts')),
+  lastSet: z.nullable(ClockSet),
+  error: z.nullable(z.string().check(z.maxLength(500))).check(z.describe('why the last measurement failed')),
+});
+export type HostClock = z.infer<typeof HostClock>;
+
 export const HostInfo = z.object({
   name: HostName,
   role: Role,
@@ -90,5 +113,6 @@ export const HostInfo = z.object({
   clipboard: z.optional(ClipboardMode.check(z.describe('clipboard policy of the host (desktop.clipboard)'))),
   updates: z.optional(UpdateSummary.check(z.describe('automatic security updates; absent when they are off for this host'))),
   posture: z.optional(Posture.check(z.describe('the last posture audit (towerctl audit); absent before the first'))),
+  clock: z.optional(HostClock.check(z.describe('the host’s clock against the thin client’s (towerd measures it on connection and every clock.everyMs)'))),
 });
 export type HostInfo = z.infer<typeof HostInfo>;

@@ -4,6 +4,7 @@ import type { HostInfo, Role } from '../../protocol/index.js';
 import { UsageError, print, withClient } from '../context.js';
 import { confirm } from '../prompt.js';
 import { registerSetup } from './setup.js';
+import { clockLine } from './clock.js';
 import { ago, escapeControls as esc, hostColor, json, stateText, table } from '../render.js';
 
 function renderHost(h: HostInfo): string {
@@ -22,6 +23,7 @@ function renderHost(h: HostInfo): string {
       ['last error', esc(h.lastError ?? '-')],
       ['version', esc(h.version ?? '-')],
       ['posture', h.posture ? `${h.posture} (towerctl audit ${esc(h.name)})` : '-'],
+      ['clock', clockLine(h.clock)],
     ],
   );
 }
