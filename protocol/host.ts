@@ -52,12 +52,27 @@ export type HostState = z.infer<typeof HostState>;
 export const UpdateOutcome = z.enum(['ok', 'failed', 'skipped']);
 export type UpdateOutcome = z.infer<typeof UpdateOutcome>;
 
+/**
+ * A host's Alpine release and whether its branch still gets security fixes. `eol`: past its end of support (`eol` is
+ * that date); `supported`: until `eol`; `edge`: the development branch, no end; `unknown`: a branch towerd has no
+ * date for, or none could be read.
+ */
+export const AlpineRelease = z.object({
+  version: z.nullable(z.string().check(z.maxLength(64))).check(z.describe('/etc/alpine-release, e.g. 3.19.1; null when the host has none')),
+  branch: z.nullable(z.string().check(z.maxLength(16))).check(z.describe('the branch apk follows, from its repositories (else from the version): v3.19, edge')),
+  eol: z.nullable(z.iso.date()).check(z.describe('end of support of the branch (YYYY-MM-DD)')),
+  status: z.enum(['supported', 'eol', 'edge', 'unknown']),
+  checkedAt: z.iso.datetime(),
+});
+export type AlpineRelease = z.infer<typeof AlpineRelease>;
+
 export const UpdateSummary = z.object({
   pending: z.nullable(z.int()).check(z.describe('upgrades apk offered at the last check; null before the first check')),
   last: z.nullable(UpdateOutcome),
   lastAt: z.nullable(z.iso.datetime()),
   reason: z.nullable(z.string()).check(z.describe('why the last run failed or was skipped')),
   running: z.boolean(),
+  release: z.optional(AlpineRelease.check(z.describe('the host’s Alpine branch and its end of support; absent before the host was read'))),
 });
 export type UpdateSummary = z.infer<typeof UpdateSummary>;
 

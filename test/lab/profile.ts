@@ -151,6 +151,7 @@ mount --no-canonicalize --bind ./alpine/doas.conf /etc/doas.conf
 mount --bind ${BUSYBOX} /bin/sh
 mkdir -p ${APK_ROOT}/etc/apk ${STANDIN_DIR}
 printf '%s\\n' http://dl-cdn.alpinelinux.org/alpine/v3.19/main http://dl-cdn.alpinelinux.org/alpine/v3.19/community >${APK_ROOT}/etc/apk/repositories
+echo 3.19.1 >${APK_ROOT}/etc/alpine-release
 `;
 
 export const APK_STANDIN_DIR = STANDIN_DIR;
