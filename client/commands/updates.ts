@@ -35,7 +35,7 @@ export function branchText(r: AlpineRelease | undefined): string {
     case 'edge':
       return b;
     case 'unknown':
-      return `${b} unknown`;
+      return r.branch ? `${b} unknown` : 'unknown';
   }
 }
 
