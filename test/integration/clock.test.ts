@@ -1,9 +1,9 @@
 // Host clocks for real, without ever moving the machine's: lab hosts share its kernel clock, so each host's clock is
 // faked with libfaketime (test/lab/clock.ts) and the lab's `date -s` moves the faked clock only
 // (test/lab/date-standin.py). The offline host, 30 s behind, is set by towerd through doas to within 1 s of the
-// thin client's, as towerd measures afterwards and as the test reads on the host itself; the online host, 30 s
-// ahead but running a time service (a process named chronyd: the lab has no chrony), is left alone; doctor,
-// status and host show say so.
+// thin client's, as towerd measures afterwards and as the test reads on the host itself; the online host and a
+// second offline host, 30 s ahead but running a time service (a process named chronyd: the lab has no chrony), are
+// left alone; doctor, status, host show and towerctl clock say so.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,13 +31,16 @@ const clockOf = async (name: string): Promise<HostClock | undefined> => (await c
 
 describe.skipIf(!root || !haveFaketime || defaultProfile() !== 'alpine')('host clocks', () => {
   beforeAll(async () => {
-    lab = await labUp({ prefix: `twlt${process.pid % 10000}ck`, home: tempHome('tower-ck-'), router: false, online: 1, offline: 1, hostPackages: [] });
+    lab = await labUp({ prefix: `twlt${process.pid % 10000}ck`, home: tempHome('tower-ck-'), router: false, online: 1, offline: 2, hostPackages: [] });
     try {
       await fakeClock(lab, 'off1', -30);
       await fakeClock(lab, 'on1', 30);
-      // a stand-in time service on the online host: a process whose name is chronyd
-      const svc = await lab.execHost('on1', ['sh', '-c', 'ln -sf /usr/bin/sleep /tmp/chronyd && (/tmp/chronyd 3600 >/dev/null 2>&1 </dev/null &)']);
-      if (svc.code !== 0) throw new Error(`chronyd stand-in: ${svc.stderr}`);
+      await fakeClock(lab, 'off2', 30);
+      // a stand-in time service: a process whose name is chronyd
+      for (const h of ['on1', 'off2']) {
+        const svc = await lab.execHost(h, ['sh', '-c', 'ln -sf /usr/bin/sleep /tmp/chronyd && (/tmp/chronyd 3600 >/dev/null 2>&1 </dev/null &)']);
+        if (svc.code !== 0) throw new Error(`chronyd stand-in on ${h}: ${svc.stderr}`);
+      }
       // before towerd: both clocks are 30 s off, as the hosts themselves read them
       expect(Math.abs((await hostClockOffset(lab, 'off1')) + 30_000)).toBeLessThan(1000);
       expect(Math.abs((await hostClockOffset(lab, 'on1')) - 30_000)).toBeLessThan(1000);
@@ -79,19 +82,23 @@ describe.skipIf(!root || !haveFaketime || defaultProfile() !== 'alpine')('host c
     console.log(`off1: ${c.lastSet!.beforeMs} ms before, ${c.lastSet!.afterMs} ms after (towerd), ${seen.toFixed(1)} ms (host's own reading)`);
   }, 90_000);
 
-  it('leaves the online host running a time service alone, 30 s ahead', async () => {
-    const c = await until('on1 clock measured', async () => {
-      const c = await clockOf('on1');
-      return c?.offsetMs !== null && c?.offsetMs !== undefined ? c : undefined;
-    }, 60_000);
-    expect(c.source).toBe('chronyd');
-    expect(c.policy).toBe('leave');
-    expect(c.offsetMs!).toBeGreaterThan(29_000);
-    expect(c.offsetMs!).toBeLessThan(31_000);
+  it('leaves hosts running a time service alone, 30 s ahead: the online host and an offline one', async () => {
+    for (const name of ['on1', 'off2']) {
+      const c = await until(`${name} clock measured`, async () => {
+        const c = await clockOf(name);
+        return c?.offsetMs !== null && c?.offsetMs !== undefined ? c : undefined;
+      }, 60_000);
+      expect(c.source).toBe('chronyd');
+      expect(c.policy).toBe('leave');
+      expect(c.reason).toBe(name === 'on1' ? 'an online host: it has a time source of its own' : 'chronyd keeps its clock');
+      expect(c.offsetMs!).toBeGreaterThan(29_000);
+      expect(c.offsetMs!).toBeLessThan(31_000);
+    }
     // a sync on request measures again and still sets nothing
-    const { hosts } = await client.call('clock.sync', { hosts: ['on1'] });
-    expect(hosts[0]!.clock!.lastSet).toBeNull();
+    const { hosts } = await client.call('clock.sync', { hosts: ['on1', 'off2'] });
+    for (const h of hosts) expect(h.clock!.lastSet, h.name).toBeNull();
     expect(Math.abs((await hostClockOffset(lab, 'on1')) - 30_000)).toBeLessThan(1000);
+    expect(Math.abs((await hostClockOffset(lab, 'off2')) - 30_000)).toBeLessThan(1000);
   }, 90_000);
 
   it('doctor, status --json, host show and towerctl clock show the offsets', async () => {
@@ -117,4 +124,16 @@ describe.skipIf(!root || !haveFaketime || defaultProfile() !== 'alpine')('host c
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toMatch(/^on1\s+\+(29|30)\.\d{3} s ± 0\.\d{3} s\s.*chronyd\s+leave/m);
   }, 120_000);
+
+  it('clock.hosts.NAME.set: true sets a clock even while a time service runs', async () => {
+    writeFileSync(join(lab.home, '.config', 'tower', 'towerd.json'), JSON.stringify({ desktop: { sound: 'off' }, clock: { everyMs: 600_000, hosts: { on1: { set: true } } } }));
+    await client.call('daemon.reload', {});
+    const { hosts } = await client.call('clock.sync', { hosts: ['on1'] });
+    const c = hosts[0]!.clock!;
+    expect(c.policy).toBe('set');
+    expect(c.reason).toBe('clock.hosts.on1.set is true');
+    expect(c.lastSet!.beforeMs).toBeGreaterThan(29_000);
+    expect(Math.abs(c.lastSet!.afterMs!)).toBeLessThan(1000);
+    expect(Math.abs(await hostClockOffset(lab, 'on1'))).toBeLessThan(1000);
+  }, 90_000);
 });

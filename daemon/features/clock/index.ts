@@ -29,9 +29,10 @@ export function clockFeature(core: Core): Feature & { port: ClockPort } {
       for (const name of c.removed) keeper.forget(name);
     },
     connectionChanged: (name, online) => keeper.connectionChanged(name, online),
-    settingsChanged: () => {
+    settingsChanged: (prev, next) => {
       if (supervised) keeper.schedule();
-      return true;
+      // of the settings, only clock.hosts changes what hostInfo shows (the policy)
+      return JSON.stringify(prev.clock.hosts) !== JSON.stringify(next.clock.hosts);
     },
     hostInfo: (name) => {
       const clock = keeper.clock(name);
