@@ -79,7 +79,7 @@ describe.skipIf(!root || !haveFaketime || defaultProfile() !== 'alpine')('host c
     const { records } = await client.call('logs.tail', { lines: 500 });
     const line = records.find((r) => r.msg === 'set the host clock' && r.host === 'off1');
     expect(line, JSON.stringify(records.slice(-20))).toBeDefined();
-    console.log(`off1: ${c.lastSet!.beforeMs} ms before, ${c.lastSet!.afterMs} ms after (towerd), ${seen.toFixed(1)} ms (host's own reading)`);
+    console.log(`off1: ${c.lastSet!.beforeMs} ms before, ${c.lastSet!.afterMs} ms after (towerd), ${seen.toFixed(1)} ms (host's own reading); ${JSON.stringify(line!.fields)}`);
   }, 90_000);
 
   it('leaves hosts running a time service alone, 30 s ahead: the online host and an offline one', async () => {

@@ -3,7 +3,7 @@ import type { Core } from '../../core/feature.js';
 import { runCaptured } from '../../core/exec/run.js';
 import { clockOffset, type ClockOffset } from './measure.js';
 import { SOURCE_PROBE, clockPolicy, dateSetArgv, needsSetting, parseSource } from './policy.js';
-import { setClock } from './set.js';
+import { setClock, startupTime } from './set.js';
 
 interface State {
   m: (ClockOffset & { at: number }) | null;
@@ -130,9 +130,21 @@ export class ClockKeeper {
         const before = m.offsetMs;
         let error: string | null = null;
         let after: number | null = null;
+        let sentOneWay = 0;
+        let startMs: number | undefined;
         try {
+          // the way there: half the round trip plus the privilege command's and date's start-up, when measurable
+          let oneWayMs = m.rttMs / 2;
+          try {
+            const t = await startupTime(s, cfg.packages.privilege);
+            startMs = round(t);
+            if (t > m.rttMs && t < 5000) oneWayMs = t - m.rttMs / 2;
+          } catch (err) {
+            log.debug({ host: name, err: msg(err) }, 'cannot time the start of date');
+          }
+          sentOneWay = round(oneWayMs);
           // the argv up to the time itself, which the host's side adds when it is due
-          const r = await setClock(s, dateSetArgv(cfg.packages.privilege, 0).slice(0, -1), m.rttMs);
+          const r = await setClock(s, dateSetArgv(cfg.packages.privilege, 0).slice(0, -1), oneWayMs);
           // busybox's date reports a refused setting on stderr and still exits 0
           if (r.code !== 0 || /set date|not permitted/i.test(r.stderr)) {
             const last = r.stderr.split('\n').filter(Boolean).at(-1);
@@ -150,7 +162,7 @@ export class ClockKeeper {
         }
         st.lastSet = { at: new Date().toISOString(), beforeMs: round(before), afterMs: after === null ? null : round(after), error };
         if (error) log.warn({ host: name, beforeMs: round(before), afterMs: after === null ? undefined : round(after), err: error }, 'could not set the host clock');
-        else log.info({ host: name, beforeMs: round(before), afterMs: round(after!) }, 'set the host clock');
+        else log.info({ host: name, beforeMs: round(before), afterMs: round(after!), startupMs: startMs, leadMs: sentOneWay }, 'set the host clock');
       }
     } catch (err) {
       st.error = msg(err);
