@@ -113,7 +113,7 @@ many packages were upgraded, why), and BRANCH: the Alpine branch the host follow
 /etc/alpine-release) with its end of support: "v3.22 to 2027-05-01", "v3.19 EOL 2025-11-01" once past it
 (a warning under the table says so: no more security fixes, and apk upgrade never crosses to a newer
 branch), "edge", or "unknown" for a branch towerd has no date for; "?" before the host was read (on each
-connection). Pending packages follow the table.
+connection and after each run or check). Pending packages follow the table.
 
 State is kept in ~/.local/tower/hosts/NAME/updates.json, so a restart of towerd does not run a host again
 that just ran. towerctl status shows the pending count and a failed or skipped last run; the bar shows ↑N

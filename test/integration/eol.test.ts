@@ -70,4 +70,18 @@ describe.skipIf(!root || defaultProfile() !== 'alpine')('Alpine end-of-life warn
       bar.kill('SIGTERM');
     }
   }, 60_000);
+
+  it('is read again after a check: a host moved to v3.21, past its end on 2026-11-01', async () => {
+    // the read on (re)connection is done: v3.22 is what towerd knows
+    await until('on1 at v3.22', async () => (await ld.client.call('host.get', { name: 'on1' })).updates?.release?.branch === 'v3.22' || undefined, 30_000);
+    const v = await ld.lab.execHost('on1', ['sh', '-c', `echo 3.21.4 >${APK_ROOT}/etc/alpine-release && printf '%s\\n' http://dl-cdn.alpinelinux.org/alpine/v3.21/main >${APK_ROOT}/etc/apk/repositories`]);
+    expect(v.code, v.stderr).toBe(0);
+    // the lab internet has no repository here, so the check itself fails: it still ends a check
+    await towerctl(ld.d, ['updates', 'on1', '--check']);
+    const r = await until('on1 read again', async () => {
+      const st = await ld.client.call('host.get', { name: 'on1' });
+      return st.updates?.release?.branch === 'v3.21' ? st.updates.release : undefined;
+    }, 30_000);
+    expect(r).toMatchObject({ version: '3.21.4', branch: 'v3.21', eol: '2026-11-01', status: 'eol' });
+  }, 90_000);
 });

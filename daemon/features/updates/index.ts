@@ -15,6 +15,7 @@ export function updatesFeature(core: Core, ports: { apps: Pick<AppsPort, 'runnin
   const supervisor = core.supervisor;
   const summaries = new Map<string, UpdateSummary>();
   const releases = new Releases(core, (name) => core.hostChanged(name));
+  const lastRun = new Map<string, string | null>();
   const scheduler = supervisor
     ? new UpdateScheduler({
         hosts: () => core.registry.list(),
@@ -25,6 +26,10 @@ export function updatesFeature(core: Core, ports: { apps: Pick<AppsPort, 'runnin
         store: fileStore(core.paths.hostsDir),
         log: core.log,
         changed: (name, updates, summary) => {
+          // a finished run or check (an upgrade, an edited repositories file): read the release again
+          const lastAt = updates.last?.at ?? null;
+          if (lastAt !== null && lastRun.has(name) && lastRun.get(name) !== lastAt) void releases.read(name);
+          lastRun.set(name, lastAt);
           if (summary) summaries.set(name, summary);
           else summaries.delete(name);
           const host = core.registry.get(name);
@@ -41,6 +46,7 @@ export function updatesFeature(core: Core, ports: { apps: Pick<AppsPort, 'runnin
       for (const name of c.removed) {
         summaries.delete(name);
         releases.forget(name);
+        lastRun.delete(name);
       }
       scheduler?.poke();
     },

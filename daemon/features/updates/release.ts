@@ -11,7 +11,7 @@ export function apkRootOf(worldFile: string): string {
 }
 
 /**
- * Each host's Alpine release, read on every connection from ROOT/etc/alpine-release and ROOT/etc/apk/repositories
+ * Each host's Alpine release, read on every connection (and after each update run or check) from ROOT/etc/alpine-release and ROOT/etc/apk/repositories
  * (at most 4 KiB and 64 KiB), where ROOT is the apk root of packages.worldFile. A branch past its end of support
  * is logged once per connection.
  */
