@@ -12,6 +12,7 @@ import { register as exec } from './commands/exec.js';
 import { register as packages } from './commands/packages.js';
 import { register as updates } from './commands/updates.js';
 import { register as audit } from './commands/audit.js';
+import { register as clock } from './commands/clock.js';
 import { register as host } from './commands/host.js';
 import { register as logs } from './commands/logs.js';
 import { register as status } from './commands/status.js';
@@ -48,6 +49,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['install', 'remove', 'upgrade', 'relay'], packages],
   [['updates'], updates],
   [['audit'], audit],
+  [['clock'], clock],
   [['run', 'apps', 'close'], apps],
   [['menu'], menu],
   [['clip'], clip],

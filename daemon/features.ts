@@ -1,6 +1,7 @@
 import type { Core, Feature } from './core/feature.js';
 import { appsFeature } from './features/apps/index.js';
 import { auditFeature } from './features/audit/index.js';
+import { clockFeature } from './features/clock/index.js';
 import { clipboardFeature } from './features/clipboard/index.js';
 import { execFeature } from './features/exec/index.js';
 import { forwardsFeature } from './features/forwards/index.js';
@@ -30,9 +31,10 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const packages = packagesFeature(core);
   const updates = updatesFeature(core, { apps: opts.runningApps ? { running: opts.runningApps } : apps.port, packages: packages.port });
   const provision = provisionFeature(core);
-  const setup = setupFeature(core, { packages: packages.port, sound: sound.port });
+  const clock = clockFeature(core);
+  const setup = setupFeature(core, { packages: packages.port, sound: sound.port, clock: clock.port });
   const audit = auditFeature(core);
   const menus = menusFeature(core, { packages: packages.port });
   const stateExport = exportFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit, menus, stateExport];
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, clock, setup, audit, menus, stateExport];
 }

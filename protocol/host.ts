@@ -52,12 +52,27 @@ export type HostState = z.infer<typeof HostState>;
 export const UpdateOutcome = z.enum(['ok', 'failed', 'skipped']);
 export type UpdateOutcome = z.infer<typeof UpdateOutcome>;
 
+/**
+ * A host's Alpine release and whether its branch still gets security fixes. `eol`: past its end of support (`eol` is
+ * that date); `supported`: until `eol`; `edge`: the development branch, no end; `unknown`: a branch towerd has no
+ * date for, or none could be read.
+ */
+export const AlpineRelease = z.object({
+  version: z.nullable(z.string().check(z.maxLength(64))).check(z.describe('/etc/alpine-release, e.g. 3.19.1; null when the host has none')),
+  branch: z.nullable(z.string().check(z.maxLength(16))).check(z.describe('the branch apk follows, from its repositories (else from the version): v3.19, edge')),
+  eol: z.nullable(z.iso.date()).check(z.describe('end of support of the branch (YYYY-MM-DD)')),
+  status: z.enum(['supported', 'eol', 'edge', 'unknown']),
+  checkedAt: z.iso.datetime(),
+});
+export type AlpineRelease = z.infer<typeof AlpineRelease>;
+
 export const UpdateSummary = z.object({
   pending: z.nullable(z.int()).check(z.describe('upgrades apk offered at the last check; null before the first check')),
   last: z.nullable(UpdateOutcome),
   lastAt: z.nullable(z.iso.datetime()),
   reason: z.nullable(z.string()).check(z.describe('why the last run failed or was skipped')),
   running: z.boolean(),
+  release: z.optional(AlpineRelease.check(z.describe('the host’s Alpine branch and its end of support; absent before the host was read'))),
 });
 export type UpdateSummary = z.infer<typeof UpdateSummary>;
 
@@ -72,6 +87,29 @@ export type ClipboardMode = z.infer<typeof ClipboardMode>;
 /** The last posture audit of a host (protocol/audit.ts): `open` when a check found something exposed. */
 export const Posture = z.enum(['ok', 'open', 'unknown']);
 export type Posture = z.infer<typeof Posture>;
+
+/** One setting of a host's clock: the offset measured before and after (after: null when it could not be measured). */
+export const ClockSet = z.object({
+  at: z.iso.datetime(),
+  beforeMs: z.number(),
+  afterMs: z.nullable(z.number()),
+  error: z.nullable(z.string().check(z.maxLength(500))).check(z.describe('why the setting failed; null when it worked')),
+});
+export type ClockSet = z.infer<typeof ClockSet>;
+
+/** What towerd knows of a host's clock. */
+export const HostClock = z.object({
+  offsetMs: z.nullable(z.number()).check(z.describe('host clock minus the thin client’s, ms (RTT-corrected, the tightest of several samples); null before the first measurement')),
+  boundMs: z.nullable(z.number()).check(z.describe('the true offset lies within offsetMs ± boundMs')),
+  rttMs: z.nullable(z.number()),
+  measuredAt: z.nullable(z.iso.datetime()),
+  source: z.nullable(z.string().check(z.maxLength(32))).check(z.describe('the time service running on the host (chronyd, ntpd, …); "none"; null when not known yet')),
+  policy: z.enum(['set', 'leave']).check(z.describe('set: towerd sets this clock when it is off by more than clock.maxOffsetMs; leave: never')),
+  reason: z.string().check(z.maxLength(200), z.describe('why this policy: the host’s role, its time service, or clock.hosts')),
+  lastSet: z.nullable(ClockSet),
+  error: z.nullable(z.string().check(z.maxLength(500))).check(z.describe('why the last measurement failed')),
+});
+export type HostClock = z.infer<typeof HostClock>;
 
 export const HostInfo = z.object({
   name: HostName,
@@ -93,5 +131,6 @@ export const HostInfo = z.object({
   menu: z.optional(
     z.object({ apps: z.int(), lastSync: z.nullable(z.iso.datetime()), lastError: z.nullable(z.string()) }).check(z.describe('app menus synced from the host (towerctl menu); absent when they are off for it')),
   ),
+  clock: z.optional(HostClock.check(z.describe('the host’s clock against the thin client’s (towerd measures it on connection and every clock.everyMs)'))),
 });
 export type HostInfo = z.infer<typeof HostInfo>;

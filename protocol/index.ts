@@ -11,6 +11,7 @@ export * from './setup.js';
 export * from './audit.js';
 export * from './menus.js';
 export * from './export.js';
+export * from './clock.js';
 export * from './stream.js';
 export * from './errors.js';
 export * from './version.js';

@@ -11,6 +11,7 @@ import { setupMethods } from './setup.js';
 import { auditMethods } from './audit.js';
 import { menuMethods } from './menus.js';
 import { ExportState, exportMethods } from './export.js';
+import { clockMethods } from './clock.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -183,6 +184,7 @@ export const methods = {
   ...auditMethods,
   ...menuMethods,
   ...exportMethods,
+  ...clockMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { HostName, UpdateOutcome } from './host.js';
+import { AlpineRelease, HostName, UpdateOutcome } from './host.js';
 import { PackageName } from './packages.js';
 
 /** apk versions as they appear in apk's output (`1.2.3_rc1-r0`), bounded. */
@@ -39,6 +39,7 @@ export const HostUpdates = z.object({
   nextDue: z.nullable(z.iso.datetime()).check(z.describe('earliest start of the next automatic run; null when disabled')),
   running: z.nullable(z.enum(['queued', 'checking', 'upgrading'])),
   waiting: z.nullable(z.string()).check(z.describe('why a due host is not being updated now (not connected, apps running, …)')),
+  release: z.optional(AlpineRelease.check(z.describe('the host’s Alpine branch and its end of support: apk upgrade never crosses a branch; absent before the host was read'))),
 });
 export type HostUpdates = z.infer<typeof HostUpdates>;
 

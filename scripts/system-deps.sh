@@ -11,13 +11,15 @@
 # Sound and clipboard: pulseaudio and pulseaudio-utils (the thin client's server; paplay, parecord), sway and
 # wl-clipboard (a headless Wayland session with wl-copy/wl-paste), xvfb and xclip (hosts' app displays),
 # netcat-openbsd (TowerOS's clipboard services on 5556/5557). The lab's Alpine-like hosts: busybox (sh, applets)
-# and opendoas (doas, linked as sudo). App menus: desktop-file-utils (desktop-file-validate checks every entry towerd
-# writes) and libglib2.0-bin (`gio launch`, GLib's launcher, runs a written entry's Exec as a desktop would).
-# age (1.1.1): decrypts a `towerctl backup export` file, proving it is real age.
+# and opendoas (doas, linked as sudo); faketime and libfaketime (a lab host's faked clock: its sessions run under
+# libfaketime, so that setting a host's clock never moves the machine's, which every lab host shares). App menus:
+# desktop-file-utils (desktop-file-validate checks every entry towerd writes) and libglib2.0-bin (`gio launch`,
+# GLib's launcher, runs a written entry's Exec as a desktop would). age (1.1.1): decrypts a `towerctl backup export`
+# file, proving it is real age.
 set -euo pipefail
 packages=(openssh-server openssh-client iproute2 iptables nftables util-linux procps shellcheck systemd zsh fish mtools xz-utils fdisk dosfstools openssl
   tigervnc-standalone-server tigervnc-viewer openbox matchbox-window-manager wmctrl xauth x11-xserver-utils xdotool x11-apps x11-utils xterm
-  pulseaudio pulseaudio-utils sway wl-clipboard xvfb xclip netcat-openbsd busybox opendoas
+  pulseaudio pulseaudio-utils sway wl-clipboard xvfb xclip netcat-openbsd busybox opendoas faketime libfaketime
   desktop-file-utils libglib2.0-bin age)
 missing=()
 for p in "${packages[@]}"; do

@@ -66,6 +66,16 @@ export function updatesMark(h: BarHost): { text: string; tone: Tone } | null {
 }
 
 /**
+ * The end-of-life mark: `EOL v3.19` in the warning colour when the host's Alpine branch is past its end of support
+ * (shown whatever the host's state: it stays true while the host is away); `text` is for tooltips.
+ */
+export function eolMark(h: BarHost): { mark: string; text: string; tone: Tone } | null {
+  const r = h.updates?.release;
+  if (r?.status !== 'eol') return null;
+  return { mark: `EOL ${r.branch ?? ''}`.trim(), text: `Alpine ${r.branch ?? '?'} past its end of support since ${r.eol}`, tone: 'busy' };
+}
+
+/**
  * The posture audit's mark (towerctl audit): `⚑ open` in the warning colour when a check found the host exposed,
  * shown whatever the host's state (the finding stays true while it is away); nothing for ok or unknown.
  */

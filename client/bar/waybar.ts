@@ -4,12 +4,12 @@
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
 import { exportWarning } from './export.js';
-import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, type SummaryClass } from './present.js';
+import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, eolMark, type SummaryClass } from './present.js';
 
 export interface WaybarOutput {
   text: string;
   tooltip: string;
-  /** CSS classes of the module: the first is one of SummaryClass, then `alert` and `registry-invalid` */
+  /** CSS classes of the module: the first is one of SummaryClass, then `alert`, `registry-invalid`, `posture-open` and `eol` (a host past its Alpine branch’s end of support) */
   class: string[];
   /** online hosts in percent, for format-icons */
   percentage: number;
@@ -29,7 +29,9 @@ function hostLine(h: BarHost): string {
   const desk = desktopMarks(h).map((m) => ' ' + colored(m.text, TONE_HEX[m.tone])).join('');
   const posture = postureMark(h);
   const pos = posture ? ' ' + colored(posture.text, TONE_HEX[posture.tone]) : '';
-  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}${upd}${desk}${pos}`;
+  const eol = eolMark(h);
+  const end = eol ? ` ${colored(eol.mark, TONE_HEX[eol.tone])}${escapeMarkup(` (${eol.text})`)}` : '';
+  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}${upd}${desk}${pos}${end}`;
 }
 
 export function waybarOutput(view: BarView): WaybarOutput {
@@ -41,6 +43,7 @@ export function waybarOutput(view: BarView): WaybarOutput {
   if (!view.registry.ok) classes.push('registry-invalid');
   const open = view.hosts.filter((h) => h.posture === 'open').length;
   if (open) classes.push('posture-open');
+  if (view.hosts.some((h) => eolMark(h))) classes.push('eol');
   const head = `towerd: ${s.total ? `${s.online} of ${s.total} online${s.down ? `, ${s.down} down` : ''}` : 'no hosts'}`;
   const lines = [escapeMarkup(head), ...view.hosts.map(hostLine)];
   if (!view.registry.ok) lines.push(escapeMarkup(`⚠ registry on disk is invalid, not applied: ${view.registry.error ?? ''}`));

@@ -4,6 +4,7 @@ import type { HostInfo, Role } from '../../protocol/index.js';
 import { UsageError, print, withClient } from '../context.js';
 import { confirm } from '../prompt.js';
 import { registerSetup } from './setup.js';
+import { clockLine } from './clock.js';
 import { ago, escapeControls as esc, hostColor, json, stateText, table } from '../render.js';
 
 function renderHost(h: HostInfo): string {
@@ -23,6 +24,7 @@ function renderHost(h: HostInfo): string {
       ['version', esc(h.version ?? '-')],
       ['posture', h.posture ? `${h.posture} (towerctl audit ${esc(h.name)})` : '-'],
       ['menu', !h.menu ? 'off' : h.menu.lastError ? esc(`sync failed ${ago(h.menu.lastSync)}: ${h.menu.lastError}`) : h.menu.lastSync ? `${h.menu.apps} apps, synced ${ago(h.menu.lastSync)}` : 'not synced yet'],
+      ['clock', clockLine(h.clock)],
     ],
   );
 }

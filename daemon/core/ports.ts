@@ -1,6 +1,6 @@
 // What features offer each other. A feature imports another only through one of these declared interfaces, handed
 // to it in daemon/features.ts; never the other feature's modules.
-import type { PackageAction, SoundState } from '../../protocol/index.js';
+import type { HostClock, PackageAction, SoundState } from '../../protocol/index.js';
 import type { HostSession } from './ssh/session.js';
 
 /** The apps feature: a host's app displays, most recent (focused) first, and how many apps run there. */
@@ -43,4 +43,19 @@ export interface PackagesPort {
    * an automatic update: every successful apk change, which saves the host's world); the result stops it
    */
   watchChanges?(fn: (host: string) => void): () => void;
+}
+
+/** A host's clock against the thin client's, ms: offset (host minus here), its bound and the round trip used. */
+export interface ClockMeasurement {
+  offsetMs: number;
+  boundMs: number;
+  rttMs: number;
+}
+
+/** The clock feature. */
+export interface ClockPort {
+  /** measure a connected host's clock now (several RTT-corrected samples, the tightest kept), setting nothing */
+  measure(host: string): Promise<ClockMeasurement>;
+  /** what towerd knows of the host's clock: last measurement, time service, policy, last setting */
+  clock(host: string): HostClock | undefined;
 }

@@ -239,6 +239,23 @@ export const Settings = z
       })
       .strict()
       .prefault({}),
+    /** host clocks (daemon/features/clock/): measured on every connection and every everyMs, set where needed */
+    clock: z
+      .object({
+        /** measure every connected host's clock this often (and on every connection) */
+        everyMs: z.number().int().min(10_000).max(86_400_000).default(300_000),
+        /** a clock whose policy is `set` is set when it is off by more than this */
+        maxOffsetMs: z.number().int().min(100).max(86_400_000).default(1000),
+        /**
+         * per host: `set: true` sets its clock even when it runs a time service, `set: false` never does; without an
+         * entry an offline host's clock is set unless it runs a time service, and no other host's is
+         */
+        hosts: z
+          .record(z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/, 'a host name'), z.object({ set: z.boolean().optional() }).strict())
+          .default({}),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((s) => s.firstHostOctet <= s.lastHostOctet, { message: 'firstHostOctet must not exceed lastHostOctet' })

@@ -53,13 +53,19 @@ describe.skipIf(!root)('alpine-like lab host (stock TowerOS package set)', () =>
   const ssh = (cmd: string) => lab.execTc(['ssh', '-F', `${lab.home}/.ssh/config`, 'on1', cmd], { timeoutMs: 30_000 });
 
   it('/bin/sh and the login shell are busybox ash; busybox applets come first on PATH', async () => {
-    const r = await ssh('/bin/sh --help 2>&1 | head -n 1; [ "$(stat -L -c %d:%i /proc/$$/exe)" = "$(stat -L -c %d:%i /bin/busybox)" ] && echo login=busybox; for t in sh setsid od tar date mktemp stat timeout; do readlink "$(command -v $t)"; done | sort -u; command -v bash || echo no-bash');
+    const r = await ssh('/bin/sh --help 2>&1 | head -n 1; [ "$(stat -L -c %d:%i /proc/$$/exe)" = "$(stat -L -c %d:%i /bin/busybox)" ] && echo login=busybox; for t in sh setsid od tar mktemp stat timeout; do readlink "$(command -v $t)"; done | sort -u; command -v bash || echo no-bash');
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^BusyBox v1\.\d+/);
     expect(lines).toContain('login=busybox');
     expect(lines.slice(2, -1)).toEqual(['/bin/busybox']);
     expect(lines.at(-1)).toBe('no-bash');
+  });
+
+  it('date is the lab\'s stand-in (README "Host clocks"), which hands everything but -s to busybox', async () => {
+    const r = await ssh('readlink "$(command -v date)"; date -u -d @0 +%Y; date --help 2>&1 | head -n 1');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(['/run/lab/date', '1970', expect.stringMatching(/^BusyBox v1\.\d+/)]);
   });
 
   it('sudo is doas with TowerOS doas.conf: root without a password', async () => {

@@ -176,7 +176,7 @@ describe.skipIf(!root)('automatic security updates in the lab', () => {
     expect(status.hosts.find((h) => h.name === 'off1')!.updates).toMatchObject({ pending: 0, last: 'ok', reason: null });
     expect(status.hosts.find((h) => h.name === 'on1')!.updates).toMatchObject({ pending: 1, last: 'skipped', reason: '1 app running on on1' });
     const list = await towerctl(d, ['updates']);
-    expect(list.stdout).toMatch(/on1\s+on\s+any time\s+24h\s+1\s+now\s+1 app running on on1\s+skipped .*: 1 app running on on1/);
+    expect(list.stdout).toMatch(/on1\s+on\s+any time\s+24h\s+.+?\s+1\s+now\s+1 app running on on1\s+skipped .*: 1 app running on on1/);
 
     // the state is on disk for the next start of towerd
     const saved = JSON.parse(readFileSync(join(lab.home, '.local/tower/hosts/off1/updates.json'), 'utf8')) as { last: { result: string }; pending: number };

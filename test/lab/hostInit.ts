@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { copyFile, chmod, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { baseEnv, waitFor } from './exec.js';
 import { netnsPath } from './netns.js';
 import { childrenOf, innerPid } from './proc.js';
@@ -11,6 +12,9 @@ import { sshdConfig } from './sshd.js';
 import type { LabUser } from './user.js';
 import { BOOT_MOUNT, initTag } from './enter.js';
 import { ALPINE_INIT, type HostProfile } from './profile.js';
+
+/** The lab's `date` (date-standin.py): `date -s` moves the host's faked clock, never the machine's. */
+export const DATE_STANDIN = fileURLToPath(new URL('./date-standin.py', import.meta.url));
 
 /** Writes the host's boot directory from the thin client's material (what `tower provision` burns to the boot device). */
 export async function writeBootDir(
@@ -27,6 +31,8 @@ export async function writeBootDir(
   await chmod(join(bootDir, 'ssh_host_ed25519_key'), 0o600);
   await copyFile(`${host.hostKeyFile}.pub`, join(bootDir, 'ssh_host_ed25519_key.pub'));
   await writeFile(join(bootDir, 'authorized_keys'), `${host.publicKey}\n`, { mode: 0o644 });
+  await copyFile(DATE_STANDIN, join(bootDir, 'date'));
+  await chmod(join(bootDir, 'date'), 0o755);
   await writeFile(join(bootDir, 'sshd_config'), sshdConfig(host.ip, user, profile), { mode: 0o644 });
   await writeFile(join(bootDir, 'hosts'), `127.0.0.1\tlocalhost\n127.0.1.1\t${host.name}\n`, { mode: 0o644 });
   // No nameserver: resolving must not send queries toward the machine's real resolver.
@@ -43,6 +49,8 @@ mkdir -p ${BOOT_MOUNT} /run/sshd /run/lock
 mount --no-canonicalize --bind . ${BOOT_MOUNT}
 mount --no-canonicalize --bind ./hosts /etc/hosts
 mount --no-canonicalize --bind ./resolv.conf /etc/resolv.conf
+# the host's date: hosts share the machine's kernel clock, so date -s must not reach it (date-standin.py)
+mount --no-canonicalize --bind ./date /usr/bin/date
 if [ "$6" = alpine ]; then
 ${ALPINE_INIT}fi
 mount -t tmpfs -o mode=1777 lab-tmp /tmp

@@ -124,7 +124,8 @@ export async function writeAlpineBoot(bootDir: string, user: LabUser): Promise<v
   await mkdir(join(dir, 'bin'), { mode: 0o755 });
   await chmod(dir, 0o755);
   await Promise.all([
-    ...(await busyboxApplets()).filter((a) => !NOT_APPLETS.has(a)).map((a) => symlink(BUSYBOX, join(dir, 'busybox', a))),
+    // date: the lab's stand-in (hostInit.ts), which hands everything but -s to busybox
+    ...(await busyboxApplets()).filter((a) => !NOT_APPLETS.has(a)).map((a) => symlink(a === 'date' ? `${BOOT_MOUNT}/date` : BUSYBOX, join(dir, 'busybox', a))),
     ...Object.entries(STOCK_TOOLS)
       .filter(([, target]) => existsSync(target))
       .map(([name, target]) => symlink(target, join(dir, 'bin', name))),
@@ -150,6 +151,7 @@ mount --no-canonicalize --bind ./alpine/doas.conf /etc/doas.conf
 mount --bind ${BUSYBOX} /bin/sh
 mkdir -p ${APK_ROOT}/etc/apk ${STANDIN_DIR}
 printf '%s\\n' http://dl-cdn.alpinelinux.org/alpine/v3.19/main http://dl-cdn.alpinelinux.org/alpine/v3.19/community >${APK_ROOT}/etc/apk/repositories
+echo 3.19.1 >${APK_ROOT}/etc/alpine-release
 `;
 
 export const APK_STANDIN_DIR = STANDIN_DIR;

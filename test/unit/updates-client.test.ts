@@ -95,7 +95,7 @@ describe('towerctl', () => {
         },
       ],
     });
-    expect(list).toMatch(/\na\s+on\s+03:00-05:00\s+24h\s+1\s+now\s+a is not connected\s+never\n/);
+    expect(list).toMatch(/\na\s+on\s+03:00-05:00\s+24h\s+\?\s+1\s+now\s+a is not connected\s+never\n/);
     expect(list).toContain('a: hello 1.0-r0 → 1.1-r0');
     expect(list).toContain('automatic updates on; at most 2 hosts at a time');
   });

@@ -3,17 +3,17 @@ import { createConnection } from 'node:net';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type { DoctorCheck, Params } from '../../../protocol/index.js';
 import type { Core } from '../../core/feature.js';
-import type { PackagesPort, SoundPort } from '../../core/ports.js';
+import type { ClockPort, PackagesPort, SoundPort } from '../../core/ports.js';
 import { TowerError } from '../../core/errors.js';
 import { runCaptured } from '../../core/exec/run.js';
 import { noPinnedKey, pinnedKeys } from '../../core/ssh/hostkey.js';
-import { clockOffset } from './clock.js';
 import { HOST_NEEDS, TOOLS_PROBE, parseTools } from './needs.js';
 
 export interface DoctorDeps {
   core: Core;
   packages: PackagesPort;
   sound: SoundPort;
+  clock: ClockPort;
 }
 
 type Env = NonNullable<Params<'doctor.run'>['env']>;
@@ -190,11 +190,20 @@ async function oneHost(d: DoctorDeps, name: string): Promise<DoctorCheck[]> {
   }
 
   try {
-    const c = await clockOffset(s);
-    const detail = `${c.offsetMs >= 0 ? '+' : ''}${(c.offsetMs / 1000).toFixed(3)} s ± ${(c.boundMs / 1000).toFixed(3)} s (round trip ${c.rttMs.toFixed(1)} ms)`;
-    // warn only when even the nearest end of the bounds is off by more than 2 s
-    if (Math.abs(c.offsetMs) - c.boundMs > 2000) out.push(warn(name, 'clock', detail, `set ${name}'s clock, e.g. towerctl exec ${name} -- sudo date -s @$(date +%s)`));
-    else out.push(ok(name, 'clock', detail));
+    const c = await d.clock.measure(name);
+    const known = d.clock.clock(name);
+    const max = d.core.settings().clock.maxOffsetMs;
+    const keeps = known?.source && known.source !== 'none' ? `; ${known.source} keeps it` : '';
+    const set = known?.lastSet ? `; set ${known.lastSet.at} (${(known.lastSet.beforeMs / 1000).toFixed(3)} s before${known.lastSet.afterMs === null ? '' : `, ${(known.lastSet.afterMs / 1000).toFixed(3)} s after`}${known.lastSet.error ? `, failed: ${known.lastSet.error}` : ''})` : '';
+    const detail = `${c.offsetMs >= 0 ? '+' : ''}${(c.offsetMs / 1000).toFixed(3)} s ± ${(c.boundMs / 1000).toFixed(3)} s (round trip ${c.rttMs.toFixed(1)} ms)${keeps}${set}`;
+    // warn only when even the nearest end of the bounds is off by more than clock.maxOffsetMs
+    if (Math.abs(c.offsetMs) - c.boundMs > max) {
+      const fix =
+        known?.policy === 'set'
+          ? `towerd sets ${name}'s clock at its next measurement (clock.everyMs), or now: towerctl clock ${name} --sync`
+          : `${known?.reason ?? 'towerd leaves this clock alone'}: fix ${name}'s time service, or set "clock": {"hosts": {"${name}": {"set": true}}} in towerd.json`;
+      out.push(warn(name, 'clock', detail, fix));
+    } else out.push(ok(name, 'clock', detail));
   } catch (err) {
     out.push(warn(name, 'clock', `cannot read the host's clock: ${(err as Error).message}`, `towerctl exec ${name} -- date`));
   }

@@ -1,9 +1,10 @@
+import type { AlpineRelease } from '../../../protocol/host.js';
 import type { Core } from '../../core/feature.js';
 import { noSuchHost, notSupervised } from '../../core/errors.js';
 import type { Implementation } from '../../core/rpc/dispatch.js';
 import type { UpdateScheduler } from './scheduler.js';
 
-export function updateMethods(core: Core, scheduler: UpdateScheduler | undefined): Implementation {
+export function updateMethods(core: Core, scheduler: UpdateScheduler | undefined, release: (name: string) => AlpineRelease | undefined = () => undefined): Implementation {
   /** the named hosts (each must exist), or every host */
   const names = (hosts: string[] | undefined): string[] => {
     if (!hosts) return core.registry.list().map((h) => h.name);
@@ -14,11 +15,12 @@ export function updateMethods(core: Core, scheduler: UpdateScheduler | undefined
     if (!scheduler) throw notSupervised('no updates');
     return scheduler;
   };
+  const withRelease = <T extends object>(u: T, r: AlpineRelease | undefined): T => (r ? { ...u, release: r } : u);
   return {
     'updates.list': async ({ hosts }) => {
       const cfg = core.settings().packages.updates;
       const list = names(hosts);
-      return { enabled: cfg.enabled, maxConcurrent: cfg.maxConcurrent, hosts: scheduler ? await scheduler.list(list) : [] };
+      return { enabled: cfg.enabled, maxConcurrent: cfg.maxConcurrent, hosts: scheduler ? (await scheduler.list(list)).map((u) => withRelease(u, release(u.name))) : [] };
     },
     'updates.run': async ({ hosts, force }) => ({ results: await running().request(names(hosts), 'run', force) }),
     'updates.check': async ({ hosts }) => ({ results: await running().request(names(hosts), 'check') }),

@@ -2,6 +2,7 @@ import type { UpdateSummary } from '../../../protocol/index.js';
 import type { Core, Feature } from '../../core/feature.js';
 import type { AppsPort, PackagesPort } from '../../core/ports.js';
 import { updateMethods } from './api.js';
+import { Releases } from './release.js';
 import { ApkUpdateRunner } from './runner.js';
 import { UpdateScheduler } from './scheduler.js';
 import { fileStore } from './store.js';
@@ -13,6 +14,8 @@ import { fileStore } from './store.js';
 export function updatesFeature(core: Core, ports: { apps: Pick<AppsPort, 'running'>; packages: PackagesPort }): Feature {
   const supervisor = core.supervisor;
   const summaries = new Map<string, UpdateSummary>();
+  const releases = new Releases(core, (name) => core.hostChanged(name));
+  const lastRun = new Map<string, string | null>();
   const scheduler = supervisor
     ? new UpdateScheduler({
         hosts: () => core.registry.list(),
@@ -23,6 +26,10 @@ export function updatesFeature(core: Core, ports: { apps: Pick<AppsPort, 'runnin
         store: fileStore(core.paths.hostsDir),
         log: core.log,
         changed: (name, updates, summary) => {
+          // a finished run or check (an upgrade, an edited repositories file): read the release again
+          const lastAt = updates.last?.at ?? null;
+          if (lastAt !== null && lastRun.has(name) && lastRun.get(name) !== lastAt) void releases.read(name);
+          lastRun.set(name, lastAt);
           if (summary) summaries.set(name, summary);
           else summaries.delete(name);
           const host = core.registry.get(name);
@@ -32,20 +39,28 @@ export function updatesFeature(core: Core, ports: { apps: Pick<AppsPort, 'runnin
     : undefined;
   return {
     name: 'updates',
-    methods: updateMethods(core, scheduler),
+    methods: updateMethods(core, scheduler, (name) => releases.get(name)),
     start: () => scheduler?.start(),
     stop: () => scheduler?.stop(),
     hostsChanged: (c) => {
-      for (const name of c.removed) summaries.delete(name);
+      for (const name of c.removed) {
+        summaries.delete(name);
+        releases.forget(name);
+        lastRun.delete(name);
+      }
       scheduler?.poke();
     },
-    connectionChanged: (name, online) => scheduler?.noteState(name, online),
+    connectionChanged: (name, online) => {
+      scheduler?.noteState(name, online);
+      if (online) void releases.read(name);
+    },
     settingsChanged: () => {
       scheduler?.settingsChanged();
     },
     hostInfo: (name) => {
       const updates = summaries.get(name);
-      return updates ? { updates } : {};
+      const release = releases.get(name);
+      return updates ? { updates: release ? { ...updates, release } : updates } : {};
     },
   };
 }
