@@ -22,6 +22,7 @@ import { register as provision } from './commands/provision.js';
 import { register as apps } from './commands/apps.js';
 import { register as clip } from './commands/clip.js';
 import { register as doctor } from './commands/doctor.js';
+import { register as files } from './commands/files.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -48,6 +49,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['audit'], audit],
   [['run', 'apps', 'close'], apps],
   [['clip'], clip],
+  [['cp', 'mv', 'files'], files],
   [['doctor'], doctor],
   [['forward'], forward],
   [['logs'], logs],

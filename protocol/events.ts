@@ -5,6 +5,7 @@ import { AppEvents } from './apps.js';
 import { ClipboardEvents } from './clipboard.js';
 import { AuditEvents } from './audit.js';
 import { HostUpdates } from './updates.js';
+import { FilesEvents } from './files.js';
 import { LOG_LEVELS, TOPICS } from './constants.js';
 
 export const Topic = z.enum(TOPICS);
@@ -49,6 +50,7 @@ export const Event = z.discriminatedUnion('type', [
   ...AppEvents,
   ...ClipboardEvents,
   ...AuditEvents,
+  ...FilesEvents,
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventType = Event['type'];
