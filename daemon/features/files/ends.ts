@@ -147,6 +147,8 @@ export function hostEnd(session: () => HostSession): End {
     },
     async extract(tmp) {
       const p = await remoteProc(session(), sh('cd -- "$1" && exec tar -x -o -f -', tmp));
+      // its stdout must be read (it is empty) or the channel never reports its close
+      p.stream.resume();
       return { ...p, stream: p.stream };
     },
     async rename(base, sub, tmp, items) {

@@ -70,7 +70,16 @@ export class TransferLog {
   }
 }
 
-const Pending = z.array(z.object({ end: z.string().check(z.maxLength(64)), tmp: z.string().check(z.maxLength(8192)) })).check(z.maxLength(10_000));
+const Pending = z
+  .array(
+    z.object({
+      end: z.string().check(z.maxLength(64)),
+      tmp: z.string().check(z.maxLength(8192)),
+      /** the transfer as it started: logged as failed when towerd finds its folder after a restart */
+      transfer: z.optional(FilesTransfer),
+    }),
+  )
+  .check(z.maxLength(10_000));
 export type PendingTmp = z.infer<typeof Pending>[number];
 
 /** Temporary folders created on an end and not yet removed or renamed away: cleaned on the next start or connection. */

@@ -31,6 +31,7 @@ export class Transfers {
   readonly pending: PendingTmps;
   private readonly staged = new Map<string, Staged>();
   private readonly running = new Map<string, AbortController>();
+  private readonly cleaning = new Set<string>();
 
   constructor(private readonly core: Core) {
     this.log = TransferLog.in(core.paths.towerDir, () => core.settings().files.logBytes);
@@ -57,12 +58,14 @@ export class Transfers {
     return record;
   }
 
-  private async removeTmp(end: End, tmp: string): Promise<void> {
+  private async removeTmp(end: End, tmp: string): Promise<boolean> {
     try {
       await end.removeTmp(tmp);
       await this.pending.remove({ end: end.name, tmp });
+      return true;
     } catch (err) {
       this.core.log.warn({ host: end.name, tmp, err: (err as Error).message }, 'cannot remove a temporary transfer folder yet; removed when the end is next reached');
+      return false;
     }
   }
 
@@ -77,8 +80,14 @@ export class Transfers {
       } catch {
         continue;
       }
-      await this.removeTmp(end, e.tmp);
+      if (this.cleaning.has(e.tmp)) continue;
+      this.cleaning.add(e.tmp);
+      const removed = await this.removeTmp(end, e.tmp).finally(() => this.cleaning.delete(e.tmp));
+      if (!removed) continue;
       this.core.log.info({ host: e.end, tmp: e.tmp }, 'removed the temporary folder of an unfinished transfer');
+      if (e.transfer && !this.staged.has(e.transfer.id) && !this.running.has(e.transfer.id)) {
+        await this.finish({ ...e.transfer, state: 'failed', reason: `towerd stopped during the transfer; its hidden folder ${e.tmp} was removed` });
+      }
     }
   }
 
@@ -139,7 +148,7 @@ export class Transfers {
       const absBase = await to.end.prepare(base);
       record.dir = sub ? `${absBase}/${sub}` : absBase;
       tmp = `${absBase}/${TMP_PREFIX}${id}`;
-      await this.pending.add({ end: to.end.name, tmp });
+      await this.pending.add({ end: to.end.name, tmp, transfer: { ...record, state: 'failed' } });
       await to.end.makeTmp(tmp);
       let last = 0;
       const started = Date.now();

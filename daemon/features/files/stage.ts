@@ -93,12 +93,18 @@ export async function stage(source: End, paths: SourcePath[], target: End, tmp: 
     if (!finalized || exit.code !== 0) failNow(new Error(`tar on ${target.name} stopped${exit.code === null ? '' : ` (exit ${exit.code})`}${exit.stderr ? `: ${exit.stderr}` : ''}`));
   });
   pack.on('error', () => undefined);
-  pack.pipe(x.stream);
+  // write, drain, end by hand: the same backpressure as pipe, with nothing of streamx's pipeline on the channel
+  pack.on('data', (b: Buffer) => {
+    if (!x.stream.write(b)) {
+      pack.pause();
+      x.stream.once('drain', () => pack.resume());
+    }
+  });
+  pack.on('end', () => x.stream.end());
   /** after the first refusal nothing more goes to the target: its tar is stopped, the folder removed by the caller */
   const abandon = () => {
     if (abandoned) return;
     abandoned = true;
-    pack.unpipe(x.stream);
     pack.destroy();
     x.kill();
   };
@@ -217,3 +223,4 @@ export async function stage(source: End, paths: SourcePath[], target: End, tmp: 
     for (const p of procs) p.kill();
   }
 }
+
