@@ -82,7 +82,7 @@ export async function stage(source: End, paths: SourcePath[], target: End, tmp: 
 
   const x = await target.extract(tmp);
   procs.add(x);
-  const pack = tarStream.pack();
+  const pack = tarStream.pack({ highWaterMark: 1024 * 1024 } as never);
   let finalized = false;
   let abandoned = false;
   x.stream.on('error', (err: Error) => {
@@ -123,7 +123,7 @@ export async function stage(source: End, paths: SourcePath[], target: End, tmp: 
 
   const readOne = (src: SourcePath, proc: Proc<Readable>) =>
     new Promise<void>((resolve, reject) => {
-      const ex = new CappedExtract();
+      const ex = new CappedExtract({ highWaterMark: 1024 * 1024 });
       let stopped = false;
       ex.on('entry', (h: tarStream.Headers, stream: Readable, next: (err?: unknown) => void) => {
         stream.on('error', () => undefined);
