@@ -82,7 +82,7 @@ export async function stage(source: End, paths: SourcePath[], target: End, tmp: 
 
   const x = await target.extract(tmp);
   procs.add(x);
-  const pack = tarStream.pack({ highWaterMark: 1024 * 1024 } as never);
+  const pack = tarStream.pack({ highWaterMark: 1024 * 1024 });
   let finalized = false;
   let abandoned = false;
   x.stream.on('error', (err: Error) => {
