@@ -3,13 +3,14 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import pty from 'node-pty';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TowerClient } from '../../client/rpc.js';
 import type { FilesTransfer } from '../../protocol/index.js';
 import { labUp, type RunningLab } from '../lab/lab.js';
 import { ALPINE_DIR } from '../lab/profile.js';
-import { startDaemon, startTowerctl, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
+import { TOWERCTL, startDaemon, startTowerctl, tempHome, towerctl, type RunningDaemon } from '../helpers/towerd.js';
 import { until } from '../helpers/until.js';
 
 const root = process.getuid?.() === 0;
@@ -112,6 +113,10 @@ describe.skipIf(!root)('files between hosts (towerctl cp, mv, files log)', () =>
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout.trim().split('\n').pop()!) as FilesTransfer).names).toEqual(['report (1).pdf']);
     expect(await sh('off2', 'cat "$HOME/inbox/report.pdf"; echo; cat "$HOME/inbox/report (1).pdf"')).toBe('one\ntwo');
+    const missing = await cp('off1:no-such-thing', 'off2:inbox');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/tar on off1 failed for \.\/no-such-thing \(exit 1\): .*no-such-thing/);
+    expect(await listing('off2', 'inbox', true)).toEqual(['report (1).pdf', 'report.pdf']);
   });
 
   it('a hostile source: ../../etc/passwd, a symlink, a device and an oversized entry are each refused by name, the target keeps nothing', async () => {
@@ -167,6 +172,27 @@ describe.skipIf(!root)('files between hosts (towerctl cp, mv, files log)', () =>
     } finally {
       c.close();
     }
+    // towerctl on a terminal: the list with sizes and SHA-256, then the target's name typed (or not)
+    const sha = createHash('sha256').update('secret plans').digest('hex');
+    for (const answer of ['off2', 'nope']) {
+      const term = pty.spawn(process.execPath, [TOWERCTL, 'cp', 'off1:asked', 'off2:ptyask'], { cols: 200, rows: 30, env: { ...d.env, TERM: 'xterm', NO_COLOR: '1' } });
+      let out = '';
+      term.onData((chunk) => {
+        out += chunk;
+        if (chunk.includes('Type off2 to confirm: ')) term.write(`${answer}\r`);
+      });
+      const code = await new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+      expect(out).toMatch(new RegExp(`asked/plan\\.txt +12 +${sha}`));
+      expect(out).toMatch(/Copy 2 entries \(12 B\) from off1 to off2:\/.*\/ptyask\?/);
+      if (answer === 'off2') {
+        expect(code, out).toBe(0);
+        expect(out).toMatch(/cp off1 → off2 done 2 entries, 12 B: \/.*\/ptyask\/\{asked\}/);
+      } else {
+        expect(code, out).toBe(2);
+        expect(out).toContain('not confirmed: nothing was written to off2');
+      }
+    }
+    expect(await listing('off2', 'ptyask', true)).toEqual(['asked']);
   });
 
   it('the thin client as an end, and mv: the source goes only after the target has it', async () => {
@@ -216,7 +242,10 @@ describe.skipIf(!root)('files between hosts (towerctl cp, mv, files log)', () =>
       'off1>off2:done',
       'off1>off2:done',
       'off1>off2:done',
+      'off1>off2:failed',
       'off1>off2:refused',
+      'off1>off2:done',
+      'off1>off2:declined',
       'off1>off2:done',
       'off1>off2:declined',
       'thinclient>off2:refused',
@@ -225,7 +254,7 @@ describe.skipIf(!root)('files between hosts (towerctl cp, mv, files log)', () =>
       'off1>off2:done',
       'off1>off2:failed',
     ]);
-    expect(log[5]!.refusals.map((x) => x.name)).toEqual(['../../etc/passwd', './evil/shadow', './evil/sda', './evil/huge.bin']);
+    expect(log[6]!.refusals.map((x) => x.name)).toEqual(['../../etc/passwd', './evil/shadow', './evil/sda', './evil/huge.bin']);
     expect(log[2]!.entries.filter((e) => e.type === 'file').every((e) => /^[0-9a-f]{64}$/.test(e.sha256 ?? ''))).toBe(true);
     const text = readFileSync(join(lab.home, '.local', 'tower', 'files.log'), 'utf8');
     expect(text).not.toContain('secret plans');
