@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EntryChecker, normaliseName, safeMode } from '../../daemon/features/files/check.js';
-import { localEnd, sourcePath, type End, type Proc } from '../../daemon/features/files/ends.js';
+import { localEnd, sourcePath, targetDir, type End, type Proc } from '../../daemon/features/files/ends.js';
 import { RENAME_SCRIPT, suffixed } from '../../daemon/features/files/naming.js';
 import { decide } from '../../daemon/features/files/policy.js';
 import { Refused, stage, MAX_LONG_HEADER_BYTES } from '../../daemon/features/files/stage.js';
@@ -218,5 +218,28 @@ describe('files: staging between two thin-client ends (real tar)', () => {
     const huge = 'p'.repeat(MAX_LONG_HEADER_BYTES + 10);
     const evil = craftedSource([{ header: { name: 'drop/x', type: 'file', mode: 0o644, pax: { comment: huge } } as tarStream.Headers, body: Buffer.from('x') }]);
     await expect(stage(evil, [{ parent: '.', base: 'drop', path: './drop' }], localEnd(dir, 'thinclient'), tmp, deps(), 1000)).rejects.toThrow(/pax-header of \d+ bytes/);
+  });
+});
+
+describe('files: command-line ends and paths', () => {
+  it('HOST:PATH, HOST:, thinclient: and plain paths', async () => {
+    const { parseSpec } = await import('../../client/commands/files.js');
+    expect(parseSpec('office:report.pdf', '/w')).toEqual({ end: 'office', path: 'report.pdf' });
+    expect(parseSpec('vault:', '/w')).toEqual({ end: 'vault', path: undefined });
+    expect(parseSpec('thinclient:/tmp/x', '/w')).toEqual({ end: 'thinclient', path: '/tmp/x' });
+    expect(parseSpec('notes.txt', '/w')).toEqual({ end: 'thinclient', path: '/w/notes.txt' });
+    expect(parseSpec('./a:b', '/w')).toEqual({ end: 'thinclient', path: '/w/a:b' });
+    expect(parseSpec('Bad:x', '/w')).toEqual({ end: 'thinclient', path: '/w/Bad:x' });
+  });
+
+  it('a source path splits into where tar runs and what it archives', () => {
+    expect(sourcePath('photos/')).toEqual({ parent: '.', base: 'photos', path: './photos' });
+    expect(sourcePath('~/a/b.txt')).toEqual({ parent: './a', base: 'b.txt', path: './a/b.txt' });
+    expect(sourcePath('-rf/x')).toEqual({ parent: './-rf', base: 'x', path: './-rf/x' });
+    expect(sourcePath('/etc/hosts')).toEqual({ parent: '/etc', base: 'hosts', path: '/etc/hosts' });
+    for (const bad of ['.', '..', '/', '~', 'a/..']) expect(sourcePath(bad)).toHaveProperty('error');
+    expect(targetDir('~/in')).toBe('./in');
+    expect(targetDir('/srv/in/')).toBe('/srv/in/');
+    expect(targetDir('-x')).toBe('./-x');
   });
 });
