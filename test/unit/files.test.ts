@@ -162,7 +162,7 @@ function craftedSource(entries: { header: tarStream.Headers; body?: Buffer }[]):
       const pack = tarStream.pack();
       for (const e of entries) pack.entry(e.header, e.body ?? Buffer.alloc(0));
       pack.finalize();
-      const stream = Readable.from(pack as unknown as AsyncIterable<Buffer>);
+      const stream = Readable.from(pack);
       const p: Proc<Readable> = { stream, done: new Promise((r) => stream.on('end', () => r({ code: 0, stderr: '' }))), kill: () => stream.destroy() };
       return Promise.resolve(p);
     },
