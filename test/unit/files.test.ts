@@ -75,6 +75,12 @@ describe('files: the entry rules', () => {
     expect(c.check(file('a/7', 0), 'a')).toMatchObject({ ok: false, stop: true, reason: 'more than files.maxEntries = 5 entries' });
   });
 
+  it('bounds what it keeps of the names', () => {
+    const c = new EntryChecker({ ...limits, maxNameBytes: 10 });
+    expect(c.check(file('a/12345'), 'a')).toMatchObject({ ok: true });
+    expect(c.check(file('a/123'), 'a')).toMatchObject({ ok: false, stop: true, reason: 'the names pass 10 bytes in all' });
+  });
+
   it('never keeps setuid, setgid or sticky bits', () => {
     for (let m = 0; m <= 0o7777; m += 0o111) {
       expect(safeMode(m, 'file') & ~0o777).toBe(0);

@@ -5,7 +5,11 @@ export interface Limits {
   maxBytes: number;
   /** entries (files and folders) in the whole transfer */
   maxEntries: number;
+  /** bytes of all names together: what the checker keeps in memory to refuse duplicates (default 32 MiB) */
+  maxNameBytes?: number;
 }
+
+const MAX_NAME_BYTES_TOTAL = 32 * 1024 * 1024;
 
 /** What the checker reads of a tar header (tar-stream's decoded header has these fields). */
 export interface EntryHeader {
@@ -82,6 +86,7 @@ export function safeMode(mode: number, type: 'file' | 'directory'): number {
 export class EntryChecker {
   bytes = 0;
   entries = 0;
+  private nameBytes = 0;
   private readonly seen = new Set<string>();
   private readonly files = new Set<string>();
 
@@ -100,11 +105,15 @@ export class EntryChecker {
     if (this.bytes + size > this.limits.maxBytes) {
       return { ok: false, reason: `${size} bytes: over the cap of files.maxBytes = ${this.limits.maxBytes} for the transfer`, stop: true };
     }
+    const nameBytes = Buffer.byteLength(name);
+    const maxNames = this.limits.maxNameBytes ?? MAX_NAME_BYTES_TOTAL;
+    if (this.nameBytes + nameBytes > maxNames) return { ok: false, reason: `the names pass ${maxNames} bytes in all`, stop: true };
     if (this.seen.has(name)) return { ok: false, reason: 'appears twice', stop: false };
     for (let i = name.indexOf('/'); i > 0; i = name.indexOf('/', i + 1)) {
       if (this.files.has(name.slice(0, i))) return { ok: false, reason: 'inside an entry that is a file', stop: false };
     }
     this.seen.add(name);
+    this.nameBytes += nameBytes;
     if (type === 'file') this.files.add(name);
     this.entries++;
     this.bytes += size;

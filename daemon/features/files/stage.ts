@@ -53,6 +53,8 @@ export interface StageResult {
 }
 
 const MAX_REFUSALS = 100;
+/** the entries listed in a reply and a log record stay well within one 1 MiB frame */
+const MAX_LISTED_NAME_BYTES = 256 * 1024;
 
 /**
  * Read every source path from `source` and unpack what passes into `tmp` on `target`. Resolves when the target's
@@ -111,6 +113,12 @@ export async function stage(source: End, paths: SourcePath[], target: End, tmp: 
 
   let bytes = 0;
   let current: string | null = null;
+  let listedBytes = 0;
+  const list = (e: FilesEntry) => {
+    if (entries.length >= keepEntries || listedBytes + e.name.length > MAX_LISTED_NAME_BYTES) return;
+    entries.push(e);
+    listedBytes += e.name.length;
+  };
   let skipped = 0;
   let halted = false;
   /** record a refusal; true when reading must stop (too many refusals, or refused data past the byte cap) */
@@ -149,7 +157,7 @@ export async function stage(source: End, paths: SourcePath[], target: End, tmp: 
         current = c.name;
         deps.progress(bytes, checker.entries, current);
         if (c.type === 'directory') {
-          if (entries.length < keepEntries) entries.push({ name: c.name, type: 'directory', size: 0, sha256: null });
+          list({ name: c.name, type: 'directory', size: 0, sha256: null });
           pack.entry({ name: c.name, type: 'directory', mode: c.mode, mtime: h.mtime ?? new Date(0) }, (err) => (err ? undefined : next()));
           stream.resume();
           return;
@@ -157,7 +165,7 @@ export async function stage(source: End, paths: SourcePath[], target: End, tmp: 
         const hash = createHash('sha256');
         const w = pack.entry({ name: c.name, type: 'file', size: c.size, mode: c.mode, mtime: h.mtime ?? new Date(0) }, (err) => {
           if (err) return; // the pack was destroyed: abandoned or failed, reported there
-          if (entries.length < keepEntries) entries.push({ name: c.name, type: 'file', size: c.size, sha256: hash.digest('hex') });
+          list({ name: c.name, type: 'file', size: c.size, sha256: hash.digest('hex') });
           next();
         });
         w.on('error', () => undefined);
