@@ -25,6 +25,7 @@ import { register as menu } from './commands/menu.js';
 import { register as clip } from './commands/clip.js';
 import { register as doctor } from './commands/doctor.js';
 import { register as backup } from './commands/backup.js';
+import { register as files } from './commands/files.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -53,6 +54,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['run', 'apps', 'close'], apps],
   [['menu'], menu],
   [['clip'], clip],
+  [['cp', 'mv', 'files'], files],
   [['doctor'], doctor],
   [['backup'], backup],
   [['forward'], forward],

@@ -4,6 +4,7 @@ import { auditFeature } from './features/audit/index.js';
 import { clockFeature } from './features/clock/index.js';
 import { clipboardFeature } from './features/clipboard/index.js';
 import { execFeature } from './features/exec/index.js';
+import { filesFeature } from './features/files/index.js';
 import { forwardsFeature } from './features/forwards/index.js';
 import { menusFeature } from './features/menus/index.js';
 import { packagesFeature } from './features/packages/index.js';
@@ -36,5 +37,6 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const audit = auditFeature(core);
   const menus = menusFeature(core, { packages: packages.port });
   const stateExport = exportFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, clock, setup, audit, menus, stateExport];
+  const files = filesFeature(core);
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, clock, setup, audit, menus, stateExport, files];
 }

@@ -15,5 +15,7 @@ export const MAX_JSON_DEPTH = 64;
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 /** Method name of the notifications that carry events. */
 export const EVENT_METHOD = 'event';
-export const TOPICS = ['hosts', 'registry', 'log', 'daemon', 'jobs', 'apps', 'clipboard', 'export'] as const;
+export const TOPICS = ['hosts', 'registry', 'log', 'daemon', 'jobs', 'apps', 'clipboard', 'export', 'files'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+/** The thin client as an end of a file transfer (a reserved host name, so no host can be called that). */
+export const THIN_CLIENT_END = 'thinclient';

@@ -43,6 +43,12 @@ export const ErrorCode = {
   WaylandUnavailable: -32033,
   /** a command towerd needs on the host is not there (the privilege command apk runs under) */
   CommandMissing: -32040,
+  /** a file transfer was refused: the policy, an entry that failed the checks, a question that could not be asked */
+  FilesRefused: -32050,
+  /** a file transfer failed on the way (a tar on an end, a lost connection); the target keeps nothing of it */
+  FilesFailed: -32051,
+  /** no transfer waiting for an answer with that id */
+  TransferNotFound: -32052,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

@@ -6,6 +6,7 @@ import { ClipboardEvents } from './clipboard.js';
 import { AuditEvents } from './audit.js';
 import { ExportEvents } from './export.js';
 import { HostUpdates } from './updates.js';
+import { FilesEvents } from './files.js';
 import { LOG_LEVELS, TOPICS } from './constants.js';
 
 export const Topic = z.enum(TOPICS);
@@ -51,6 +52,7 @@ export const Event = z.discriminatedUnion('type', [
   ...ClipboardEvents,
   ...AuditEvents,
   ...ExportEvents,
+  ...FilesEvents,
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventType = Event['type'];

@@ -12,6 +12,7 @@ export * from './audit.js';
 export * from './menus.js';
 export * from './export.js';
 export * from './clock.js';
+export * from './files.js';
 export * from './stream.js';
 export * from './errors.js';
 export * from './version.js';

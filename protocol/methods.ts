@@ -12,6 +12,7 @@ import { auditMethods } from './audit.js';
 import { menuMethods } from './menus.js';
 import { ExportState, exportMethods } from './export.js';
 import { clockMethods } from './clock.js';
+import { filesMethods } from './files.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -185,6 +186,7 @@ export const methods = {
   ...menuMethods,
   ...exportMethods,
   ...clockMethods,
+  ...filesMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

@@ -72,6 +72,8 @@ export function applyEvent(v: UpView, e: Event): BarView {
     case 'app.exited':
     case 'app.viewer':
     case 'clipboard.transfer':
+    case 'files.transfer':
+    case 'files.progress':
       return v;
   }
 }

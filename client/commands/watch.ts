@@ -5,6 +5,7 @@ import { print, withClient } from '../context.js';
 import { escapeControls as esc, hostColor, jsonText, stateText } from '../render.js';
 import { renderRecord } from './logs.js';
 import { transferText } from './clip.js';
+import { transferText as filesText } from './files.js';
 
 function describe(e: Event): string {
   const t = new Date().toISOString().slice(11, 23);
@@ -40,6 +41,10 @@ function describe(e: Event): string {
       return `${t} ${transferText(e.transfer)}\n`;
     case 'export.state':
       return `${t} state export ${e.export.state}${e.export.lastExportAt ? ` (last ${e.export.lastExportAt})` : ''}\n`;
+    case 'files.transfer':
+      return `${t} ${filesText(e.transfer)}\n`;
+    case 'files.progress':
+      return `${t} files ${e.progress.id}: ${e.progress.bytes} bytes, ${e.progress.entries} entries\n`;
     case 'job.progress':
       return `${t} ${esc(e.job.host)} ${e.job.phase} ${esc(e.job.target)}: ${e.job.bytesDone}${e.job.bytesTotal === null ? '' : `/${e.job.bytesTotal}`} bytes${e.job.message ? ` (${esc(e.job.message)})` : ''}\n`;
   }

@@ -256,6 +256,37 @@ export const Settings = z
       })
       .strict()
       .prefault({}),
+    /** files between hosts (`towerctl cp`/`mv`, daemon/features/files/) */
+    files: z
+      .object({
+        /** a transfer carries at most this many bytes of file data; a larger entry is refused by name */
+        maxBytes: z.number().int().min(1).max(2 ** 50).default(4 * 1024 ** 3),
+        /** and at most this many entries (files and folders) */
+        maxEntries: z.number().int().min(1).max(10_000_000).default(100_000),
+        /**
+         * ordered rules, first match wins, no match = ask. from/to: a role (online, offline, router, thinclient)
+         * or a host name (`local` is the thin client). `yes: true` lets `--yes` answer an `ask` rule.
+         */
+        policy: z
+          .array(
+            z
+              .object({
+                from: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/, 'a role or host name'),
+                to: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/, 'a role or host name'),
+                action: z.enum(['allow', 'ask', 'deny']),
+                yes: z.boolean().default(false),
+              })
+              .strict(),
+          )
+          .max(256)
+          .default([{ from: 'offline', to: 'online', action: 'deny', yes: false }]),
+        /** the transfer log on the thin client (~/.local/tower/files.log) keeps about this many bytes */
+        logBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024),
+        /** a transfer waiting for the user's answer is dropped (its staged copy removed) after this long */
+        askTimeoutMs: z.number().int().min(1000).max(3_600_000).default(600_000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((s) => s.firstHostOctet <= s.lastHostOctet, { message: 'firstHostOctet must not exceed lastHostOctet' })
