@@ -4,6 +4,7 @@ import { auditFeature } from './features/audit/index.js';
 import { clipboardFeature } from './features/clipboard/index.js';
 import { execFeature } from './features/exec/index.js';
 import { forwardsFeature } from './features/forwards/index.js';
+import { keysFeature } from './features/keys/index.js';
 import { packagesFeature } from './features/packages/index.js';
 import { provisionFeature } from './features/provision/index.js';
 import { setupFeature } from './features/setup/index.js';
@@ -30,5 +31,6 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const provision = provisionFeature(core);
   const setup = setupFeature(core, { packages: packages.port, sound: sound.port });
   const audit = auditFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit];
+  const keys = keysFeature(core);
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit, keys];
 }

@@ -43,6 +43,8 @@ export const ErrorCode = {
   WaylandUnavailable: -32033,
   /** a command towerd needs on the host is not there (the privilege command apk runs under) */
   CommandMissing: -32040,
+  /** a key rotation could not be finished; the host still accepts the key towerd uses (the message says which) */
+  KeyRotationFailed: -32050,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

@@ -9,6 +9,7 @@ export * from './clipboard.js';
 export * from './updates.js';
 export * from './setup.js';
 export * from './audit.js';
+export * from './keys.js';
 export * from './stream.js';
 export * from './errors.js';
 export * from './version.js';
