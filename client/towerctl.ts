@@ -22,6 +22,7 @@ import { register as provision } from './commands/provision.js';
 import { register as apps } from './commands/apps.js';
 import { register as clip } from './commands/clip.js';
 import { register as doctor } from './commands/doctor.js';
+import { register as wlan } from './commands/wlan.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -55,6 +56,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['watch'], watch],
   [['bar'], bar],
   [['sway'], sway],
+  [['wlan'], wlan],
   [['completion'], completion],
 ];
 

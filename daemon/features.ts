@@ -10,6 +10,7 @@ import { provisionFeature } from './features/provision/index.js';
 import { setupFeature } from './features/setup/index.js';
 import { soundFeature } from './features/sound/index.js';
 import { updatesFeature } from './features/updates/index.js';
+import { wlanFeature } from './features/wlan/index.js';
 
 export interface FeatureOptions {
   /** apps running on a host now, instead of the apps feature's count (a test seam for automatic updates) */
@@ -32,5 +33,6 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const setup = setupFeature(core, { packages: packages.port, sound: sound.port });
   const audit = auditFeature(core);
   const keys = keysFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit, keys];
+  const wlan = wlanFeature(core);
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit, keys, wlan];
 }

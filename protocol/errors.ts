@@ -45,6 +45,8 @@ export const ErrorCode = {
   CommandMissing: -32040,
   /** a key rotation could not be finished; the host still accepts the key towerd uses (the message says which) */
   KeyRotationFailed: -32050,
+  /** the router's Wi-Fi settings could not be written or its Wi-Fi not restarted (before any uplink check) */
+  WlanFailed: -32051,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

@@ -10,6 +10,7 @@ export * from './updates.js';
 export * from './setup.js';
 export * from './audit.js';
 export * from './keys.js';
+export * from './wlan.js';
 export * from './stream.js';
 export * from './errors.js';
 export * from './version.js';

@@ -10,6 +10,7 @@ import { clipboardMethods } from './clipboard.js';
 import { setupMethods } from './setup.js';
 import { auditMethods } from './audit.js';
 import { keysMethods } from './keys.js';
+import { wlanMethods } from './wlan.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -180,6 +181,7 @@ export const methods = {
   ...setupMethods,
   ...auditMethods,
   ...keysMethods,
+  ...wlanMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

@@ -1,0 +1,112 @@
+// `towerctl wlan router` against the lab's router, with the Wi-Fi stand-ins (test/lab/wifi.ts): a change that leaves
+// the router without an uplink is rolled back within the timeout, a good one sticks, --status shows the network.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Result } from '../../protocol/index.js';
+import { wpaConf } from '../../daemon/features/wlan/conf.js';
+import { wpaPsk } from '../../daemon/shared/wpa.js';
+import { labDaemon, type LabDaemon } from '../helpers/labd.js';
+import { towerctl } from '../helpers/towerd.js';
+import { startTcpListener, type Listener } from '../lab/listener.js';
+import { installWifi, setAccessPoint } from '../lab/wifi.js';
+
+const root = process.getuid?.() === 0;
+let t: LabDaemon;
+let listener: Listener;
+/** inside the router's private /run: the machine's /etc is not the router's to change */
+const CONF = '/run/lab-wifi/etc/wpa_supplicant.conf';
+const CHECK_PORT = 8443;
+const HOME_NET = { ssid: 'Tower Lab', pass: 'correct horse battery' };
+
+async function onRouter(cmd: string): Promise<{ code: number; stdout: string }> {
+  return t.lab.execHost('router', ['sh', '-c', cmd]);
+}
+
+/** Is the router's uplink there: a default route on wlan0 and the internet's listener reachable? */
+async function uplink(): Promise<boolean> {
+  const route = await onRouter('ip route show default dev wlan0');
+  if (!route.stdout.includes('default')) return false;
+  const r = await t.lab.execHost('router', ['python3', '-c', `import socket; socket.create_connection(('${t.lab.internetIp}', ${CHECK_PORT}), 2).close()`]);
+  return r.code === 0;
+}
+
+describe.skipIf(!root)('wlan router', () => {
+  beforeAll(async () => {
+    t = await labDaemon('wl', { online: 0, offline: 0 }, {
+      desktop: { sound: 'off' },
+      audit: { auto: false },
+      packages: { updates: { enabled: false } },
+      wlan: { confPath: CONF, checkTarget: `10.90.0.2:${CHECK_PORT}` },
+    });
+    listener = await startTcpListener(t.lab.internetSpawnPrefix(), t.lab.internetIp, CHECK_PORT, 300_000);
+    const psk = wpaPsk(HOME_NET.pass, HOME_NET.ssid);
+    await installWifi(t.lab, { confPath: CONF, conf: wpaConf(HOME_NET.ssid, psk), ap: { ssid: HOME_NET.ssid, psk } });
+    expect(await uplink()).toBe(true);
+    writeFileSync(join(t.lab.home, 'wrong-pass'), 'not the password\n', { mode: 0o600 });
+    writeFileSync(join(t.lab.home, 'home-pass'), `${HOME_NET.pass}\n`, { mode: 0o600 });
+  }, 120_000);
+  afterAll(async () => {
+    await listener?.stop();
+    await t?.close();
+  });
+
+  it('--status shows the network and the signal', async () => {
+    const r = await towerctl(t.d, ['wlan', 'router', '--status']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^network\s+Tower Lab$/m);
+    expect(r.stdout).toMatch(/^state\s+COMPLETED$/m);
+    expect(r.stdout).toMatch(/^signal\s+-52 dBm$/m);
+    const j = await towerctl(t.d, ['wlan', 'router', '--status', '--json']);
+    expect(JSON.parse(j.stdout)).toMatchObject({ host: 'router', ssid: 'Tower Lab', signalDbm: -52, frequencyMhz: 2437, ip: '10.90.0.1', unproven: false });
+  });
+
+  it('a change that gives the router no uplink is rolled back within the timeout', async () => {
+    const before = (await onRouter(`cat ${CONF}`)).stdout;
+    const t0 = Date.now();
+    const r = await towerctl(t.d, ['wlan', 'router', '--ssid', HOME_NET.ssid, '--password-file', join(t.lab.home, 'wrong-pass'), '--timeout', '6', '--json']);
+    const took = Date.now() - t0;
+    expect(r.code, r.stderr).toBe(4);
+    const res = JSON.parse(r.stdout) as Result<'wlan.set'>;
+    expect(res).toMatchObject({ ok: false, rolledBack: true, uplink: { ok: false, detail: 'no default route on the Wi-Fi interface', afterMs: null }, uplinkAfterRollback: { ok: true } });
+    expect(res.message).toMatch(/^no way out on Tower Lab within 6 s \(no default route on the Wi-Fi interface\); the previous settings are back and router has its way out again$/);
+    // the roll-back started once the 6 s were up, not later: all of it (write, 6 s, restore, restart, check) took under 6 s + 4 s
+    expect(took).toBeLessThan(10_000);
+    expect(res.uplinkAfterRollback!.afterMs).toBeLessThan(3000);
+    // the old file is back, the uplink too, nothing left beside it
+    expect((await onRouter(`cat ${CONF}`)).stdout).toBe(before);
+    expect((await onRouter(`ls -A ${CONF.replace(/\/[^/]+$/, '')}`)).stdout).toBe('wpa_supplicant.conf\n');
+    expect(await uplink()).toBe(true);
+  }, 60_000);
+
+  it('a good change sticks: only the PSK on the router, the old file removed', async () => {
+    const next = { ssid: 'Cafe "5G"; rm -rf /', pass: 'another passphrase' };
+    await setAccessPoint(t.lab, { ssid: next.ssid, psk: wpaPsk(next.pass, next.ssid), rssi: -67 });
+    writeFileSync(join(t.lab.home, 'next-pass'), `${next.pass}\n`, { mode: 0o600 });
+    const r = await towerctl(t.d, ['wlan', 'router', '--ssid', next.ssid, '--password-file', join(t.lab.home, 'next-pass'), '--timeout', '10']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^router is on Cafe "5G"; rm -rf \/ and has a way out \(\d+ ms after the restart\)\n$/);
+    const conf = (await onRouter(`cat ${CONF}`)).stdout;
+    expect(conf).toContain(`ssid=${Buffer.from(next.ssid).toString('hex')}\n`);
+    expect(conf).toContain(`psk=${wpaPsk(next.pass, next.ssid)}\n`);
+    expect(conf).not.toContain(next.pass);
+    expect((await onRouter(`stat -c %a ${CONF}`)).stdout.trim()).toBe('600');
+    expect((await onRouter(`ls -A ${CONF.replace(/\/[^/]+$/, '')}`)).stdout).toBe('wpa_supplicant.conf\n');
+    expect(await uplink()).toBe(true);
+    const st = JSON.parse((await towerctl(t.d, ['wlan', 'router', '--status', '--json'])).stdout) as { ssid: string; signalDbm: number };
+    expect(st).toMatchObject({ ssid: next.ssid, signalDbm: -67 });
+    // passphrases reach neither towerd's log nor its memory of the request
+    expect(t.d.stderr()).not.toContain(next.pass);
+    expect(t.d.stderr()).not.toContain(HOME_NET.pass);
+  }, 60_000);
+
+  it('refuses a bad passphrase before anything is sent', async () => {
+    writeFileSync(join(t.lab.home, 'short'), 'short\n');
+    const r = await towerctl(t.d, ['wlan', 'router', '--ssid', 'x', '--password-file', join(t.lab.home, 'short')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('towerctl: --password-file: a WPA passphrase has 8 to 63 characters\n');
+    const none = await towerctl(t.d, ['wlan', 'router', '--ssid', 'x']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--password-file FILE .* or --open/);
+  });
+});
