@@ -2,7 +2,7 @@
 // key is left in authorized_keys, the old one is refused, the supervisor reconnects with the new one), and a towerd
 // killed with SIGKILL right after each journaled step (the TOWER_TEST_CRASH_AT seam): the next towerd reaches the
 // host and finishes or rolls the rotation back.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,7 @@ describe.skipIf(!root)('host rotate-key', () => {
   });
   afterAll(async () => {
     await lab?.down();
+    if (lab) rmSync(lab.home, { recursive: true, force: true });
   });
 
   it('rotates the key without the host going offline; only the new key is left on the host', async () => {
@@ -139,6 +140,32 @@ describe.skipIf(!root)('host rotate-key', () => {
       await lab.restore(HOST);
     }
     expect(identityBlob()).toBe(before);
+    client.close();
+  }, 60_000);
+
+  it('refuses a key file that is not the host’s own (it would be replaced in place)', async () => {
+    const { d, client } = await daemon();
+    const config = join(lab.home, '.local/tower/config');
+    const original = readFileSync(config, 'utf8');
+    const elsewhere = join(lab.home, 'personal_ed25519');
+    await writeFile(elsewhere, readFileSync(join(keyDir(), 'id_ed25519')), { mode: 0o600 });
+    const edited = original.replace(/^(\s*IdentityFile\s+).*on1\/id_ed25519$/m, `$1${elsewhere}`);
+    expect(edited).not.toBe(original);
+    await writeFile(config, edited);
+    try {
+      await until('the registry uses the other key file', async () => {
+        const h = await client.call('host.get', { name: HOST });
+        return h.identityFile === elsewhere && h.state === 'online';
+      }, 15_000);
+      const r = await towerctl(d, ['host', 'rotate-key', HOST]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain(`towerctl: ${HOST} uses the key ${elsewhere}, not its own ${join(keyDir(), 'id_ed25519')}; Tower rotates only the keys it keeps in a host's folder`);
+      expect(readFileSync(elsewhere, 'utf8')).toBe(readFileSync(join(keyDir(), 'id_ed25519'), 'utf8'));
+      expect(existsSync(join(keyDir(), 'rotate-key.json'))).toBe(false);
+    } finally {
+      await writeFile(config, original);
+    }
+    await until('back on its own key', async () => (await client.call('host.get', { name: HOST })).identityFile.endsWith('on1/id_ed25519'), 15_000);
     client.close();
   }, 60_000);
 

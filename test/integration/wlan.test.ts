@@ -1,6 +1,6 @@
 // `towerctl wlan router` against the lab's router, with the Wi-Fi stand-ins (test/lab/wifi.ts): a change that leaves
 // the router without an uplink is rolled back within the timeout, a good one sticks, --status shows the network.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result } from '../../protocol/index.js';
@@ -49,6 +49,7 @@ describe.skipIf(!root)('wlan router', () => {
   afterAll(async () => {
     await listener?.stop();
     await t?.close();
+    if (t) rmSync(t.lab.home, { recursive: true, force: true });
   });
 
   it('--status shows the network and the signal', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import type { RotationResult } from '../../../protocol/keys.js';
 import type { Core } from '../../core/feature.js';
@@ -106,6 +106,12 @@ export class Rotator {
       if (pending) {
         throw new TowerError('KeyRotationFailed', `an interrupted key rotation of ${name} (at step ${pending.step}) is still pending; towerd finishes it when ${name} connects (towerctl host reconnect ${name})`);
       }
+      // the key file is replaced in place: it must be this host's own, not one another host or the user also uses
+      if (resolve(h.identityFile) !== resolve(join(dir, 'id_ed25519'))) {
+        throw new TowerError('KeyRotationFailed', `${name} uses the key ${h.identityFile}, not its own ${join(dir, 'id_ed25519')}; Tower rotates only the keys it keeps in a host's folder (point IdentityFile back there first)`);
+      }
+      const sharing = this.core.registry.list().find((o) => o.name !== name && resolve(o.identityFile) === resolve(h.identityFile));
+      if (sharing) throw new TowerError('KeyRotationFailed', `${name} shares its key file with ${sharing.name}; rotating it would lock ${sharing.name} out`);
       let oldLine: string;
       try {
         oldLine = await publicLineOf(h.identityFile, name);
