@@ -5,15 +5,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result } from '../../protocol/index.js';
 import { wpaConf } from '../../daemon/features/wlan/conf.js';
+import { RESUME_TIMEOUT_S } from '../../daemon/features/wlan/router.js';
 import { wpaPsk } from '../../daemon/shared/wpa.js';
 import { labDaemon, type LabDaemon } from '../helpers/labd.js';
-import { towerctl } from '../helpers/towerd.js';
+import { startDaemon, towerctl, type RunningDaemon } from '../helpers/towerd.js';
+import { until } from '../helpers/until.js';
+import { TowerClient } from '../../client/rpc.js';
 import { startTcpListener, type Listener } from '../lab/listener.js';
 import { installWifi, setAccessPoint } from '../lab/wifi.js';
 
 const root = process.getuid?.() === 0;
 let t: LabDaemon;
 let listener: Listener;
+/** daemons a test started in place of the lab's */
+const extra: RunningDaemon[] = [];
 /** inside the router's private /run: the machine's /etc is not the router's to change */
 const CONF = '/run/lab-wifi/etc/wpa_supplicant.conf';
 const CHECK_PORT = 8443;
@@ -47,6 +52,7 @@ describe.skipIf(!root)('wlan router', () => {
     writeFileSync(join(t.lab.home, 'home-pass'), `${HOME_NET.pass}\n`, { mode: 0o600 });
   }, 120_000);
   afterAll(async () => {
+    await Promise.all(extra.map((d) => d.stop('SIGKILL')));
     await listener?.stop();
     await t?.close();
     if (t) rmSync(t.lab.home, { recursive: true, force: true });
@@ -100,6 +106,35 @@ describe.skipIf(!root)('wlan router', () => {
     expect(t.d.stderr()).not.toContain(next.pass);
     expect(t.d.stderr()).not.toContain(HOME_NET.pass);
   }, 60_000);
+
+  it('kill -9 after the restart on settings with no way out: the next towerd rolls them back', async () => {
+    const before = (await onRouter(`cat ${CONF}`)).stdout;
+    await t.d.stop();
+    const crashing = await startDaemon({ home: t.lab.home, spawnPrefix: t.lab.tcSpawnPrefix(), env: { TOWER_TEST_CRASH_AT: 'wlan-restarted' } });
+    extra.push(crashing);
+    const client = await TowerClient.connect(crashing.socket, { validate: true });
+    await until('router online', async () => (await client.call('host.get', { name: 'router' })).state === 'online', 20_000);
+    client.close();
+    const r = await towerctl(crashing, ['wlan', 'router', '--ssid', 'Elsewhere', '--open', '--timeout', '30']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/towerctl: connection to towerd closed/);
+    expect(await crashing.stop()).toBe(null);
+    expect(crashing.proc.signalCode).toBe('SIGKILL');
+    // left behind: the unproven file in place, the proven one beside it, no uplink
+    expect((await onRouter(`cat ${CONF}`)).stdout).toContain('key_mgmt=NONE');
+    expect((await onRouter(`cat ${CONF}.tower-prev`)).stdout).toBe(before);
+    expect(await uplink()).toBe(false);
+    const t0 = Date.now();
+    const next = await startDaemon({ home: t.lab.home, spawnPrefix: t.lab.tcSpawnPrefix() });
+    extra.push(next);
+    const st = await towerctl(next, ['wlan', 'router', '--status', '--json']);
+    expect(JSON.parse(st.stdout)).toMatchObject({ unproven: true, state: 'SCANNING' });
+    await until('the proven settings back', async () => (await onRouter(`cat ${CONF}`)).stdout === before && (await onRouter(`ls -A ${CONF.replace(/\/[^/]+$/, '')}`)).stdout === 'wpa_supplicant.conf\n', 60_000, 250);
+    // rolled back once the 30 s the change gets at connect were up, not before
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(RESUME_TIMEOUT_S * 1000 - 1000);
+    await until('the uplink back', uplink, 15_000, 250);
+    expect(next.stderr()).toMatch(/an unproven Wi-Fi change is on the router/);
+  }, 120_000);
 
   it('refuses a bad passphrase before anything is sent', async () => {
     writeFileSync(join(t.lab.home, 'short'), 'short\n');

@@ -101,11 +101,3 @@ export async function removeQuietly(path: string): Promise<void> {
     if (!isErrno(err, 'ENOENT')) throw err;
   }
 }
-
-/**
- * TEST SEAM, inert unless the environment variable TOWER_TEST_CRASH_AT names a step: towerd then kills itself with
- * SIGKILL right after journaling that step, as a power cut would (test/integration/rotate-key.test.ts).
- */
-export function testCrashSeam(step: Journal['step']): void {
-  if (process.env.TOWER_TEST_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
-}

@@ -10,9 +10,10 @@ import { generateEd25519 } from '../../core/registry/keys.js';
 import type { Host } from '../../core/registry/registry.js';
 import type { HostSession } from '../../core/ssh/session.js';
 import { exists, writeFileAtomic } from '../../core/util/fs.js';
+import { testCrashSeam } from '../../core/util/testseam.js';
 import { hostDir } from '../../shared/paths.js';
 import { keyBlob, parseRewrite, rewriteArgv } from './authorized.js';
-import { JOURNAL_FILE, NEW_KEY_FILE, finishingSteps, readJournal, recoveryFor, removeQuietly, testCrashSeam, writeJournal, type Journal } from './journal.js';
+import { JOURNAL_FILE, NEW_KEY_FILE, finishingSteps, readJournal, recoveryFor, removeQuietly, writeJournal, type Journal } from './journal.js';
 import { proveKey } from './prove.js';
 
 const { utils } = ssh2;

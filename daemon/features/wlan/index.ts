@@ -10,5 +10,9 @@ export function wlanFeature(core: Core): Feature {
       'wlan.set': (p) => wlan.set(p),
       'wlan.status': () => wlan.status(),
     },
+    connectionChanged(name, online) {
+      if (name !== 'router' || !online) return;
+      void wlan.resume().catch((err: unknown) => core.log.warn({ host: name, err: (err as Error).message }, 'cannot check the router for an unproven Wi-Fi change'));
+    },
   };
 }

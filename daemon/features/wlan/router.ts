@@ -3,9 +3,12 @@ import type { Core } from '../../core/feature.js';
 import { TowerError, noSuchHost } from '../../core/errors.js';
 import { runCaptured, runChannel } from '../../core/exec/run.js';
 import type { HostSession } from '../../core/ssh/session.js';
+import { testCrashSeam } from '../../core/util/testseam.js';
 import { parseLink, wpaConf } from './conf.js';
 
 const ROUTER = 'router';
+/** how long an unproven change found at connect gets to show its way out before it is rolled back */
+export const RESUME_TIMEOUT_S = 30;
 
 /**
  * As root on the router: keep the current file as `CONF.tower-prev` (unless an earlier, unproven change already left
@@ -190,6 +193,7 @@ export class RouterWlan {
       const started = Date.now();
       const deadline = started + p.timeoutS * 1000;
       const restartError = await this.restart(s);
+      testCrashSeam('wlan-restarted');
       const uplink = restartError ? { ok: false, detail: restartError, afterMs: null } : await this.waitUplink(s, started, deadline);
       if (uplink.ok) {
         await this.rootScript(s, COMMIT_SCRIPT, [confPath], `removing ${confPath}.tower-prev`);
@@ -197,15 +201,49 @@ export class RouterWlan {
         return { host: ROUTER, ssid: p.ssid, ok: true, rolledBack: false, uplink, uplinkAfterRollback: null, message: `${ROUTER} is on ${p.ssid} and has a way out (${uplink.afterMs} ms after the restart)`, durationMs: Date.now() - t0 };
       }
       log.warn({ ssid: p.ssid, reason: uplink.detail }, 'no way out after the Wi-Fi change; putting the previous settings back');
-      await this.rootScript(s, RESTORE_SCRIPT, [confPath], `putting the previous ${confPath} back`);
-      const again = Date.now();
-      const restartAgain = await this.restart(s);
-      const after = restartAgain ? { ok: false, detail: restartAgain, afterMs: null } : await this.waitUplink(s, again, again + p.timeoutS * 1000);
-      log.info({ uplink: after.ok, reason: after.detail }, 'previous Wi-Fi settings back');
+      const after = await this.rollBack(s, p.timeoutS);
       const message =
         `no way out on ${p.ssid} within ${p.timeoutS} s (${uplink.detail}); the previous settings are back` +
         (after.ok ? ` and ${ROUTER} has its way out again` : `, but ${ROUTER} still has no way out (${after.detail})`);
       return { host: ROUTER, ssid: p.ssid, ok: false, rolledBack: true, uplink, uplinkAfterRollback: after, message, durationMs: Date.now() - t0 };
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The previous file back, Wi-Fi restarted, the way out checked again for up to `timeoutS`. */
+  private async rollBack(s: HostSession, timeoutS: number): Promise<UplinkCheck> {
+    const { confPath } = this.core.settings().wlan;
+    await this.rootScript(s, RESTORE_SCRIPT, [confPath], `putting the previous ${confPath} back`);
+    const again = Date.now();
+    const restartAgain = await this.restart(s);
+    const after = restartAgain ? { ok: false, detail: restartAgain, afterMs: null } : await this.waitUplink(s, again, again + timeoutS * 1000);
+    this.core.log.info({ host: ROUTER, uplink: after.ok, reason: after.detail }, 'previous Wi-Fi settings back');
+    return after;
+  }
+
+  /**
+   * The router connected: a `.tower-prev` beside its file means a change whose way out was never proven (towerd
+   * stopped during the check). It gets RESUME_TIMEOUT_S to show one, as if just made; otherwise it is rolled back.
+   */
+  async resume(): Promise<void> {
+    if (this.busy || !this.core.registry.get(ROUTER)) return;
+    this.busy = true;
+    try {
+      const s = this.core.connected(ROUTER);
+      const { confPath } = this.core.settings().wlan;
+      const r = await runCaptured(s, this.root(['sh', '-c', 'if [ -e "$1.tower-prev" ]; then echo tower-wlan-pending; fi', 'sh', confPath]), 20_000, 4096);
+      if (!/^tower-wlan-pending$/m.test(r.stdout)) return;
+      this.core.log.warn({ host: ROUTER, confPath }, 'an unproven Wi-Fi change is on the router; checking its way out');
+      const started = Date.now();
+      const up = await this.waitUplink(s, started, started + RESUME_TIMEOUT_S * 1000);
+      if (up.ok) {
+        await this.rootScript(s, COMMIT_SCRIPT, [confPath], `removing ${confPath}.tower-prev`);
+        this.core.log.info({ host: ROUTER }, 'the unproven Wi-Fi change has its way out: kept');
+      } else {
+        this.core.log.warn({ host: ROUTER, reason: up.detail }, 'the unproven Wi-Fi change has no way out; putting the previous settings back');
+        await this.rollBack(s, RESUME_TIMEOUT_S);
+      }
     } finally {
       this.busy = false;
     }
