@@ -7,7 +7,7 @@ import { isErrno, readIfExists, writeFileAtomic } from '../../core/util/fs.js';
 /*
  * A key rotation, step by step. Files (in ~/.local/tower/hosts/NAME/):
  *   rotate-key.json        the journal: the last step done, both public keys (0600)
- *   id_ed25519.new(.pub)   the new key pair, staged until the rotation ends (0600)
+ *   id_ed25519.new(.pub)   the new key pair, staged until the rotation ends (0600, .pub 0644)
  *   id_ed25519(.pub)       the key towerd connects with (read afresh at every connect)
  *
  * Each step is journaled after it is done. Which keys the host's authorized_keys holds, which key the identity file
