@@ -169,6 +169,32 @@ describe.skipIf(!root)('host rotate-key', () => {
     client.close();
   }, 60_000);
 
+  it('a new key that cannot be proven is taken off the host again; the old one stays', async () => {
+    const { d, client } = await daemon();
+    const before = identityBlob();
+    const blobsBefore = await authorizedBlobs();
+    // new connections to sshd are dropped, the supervised one (established) carries on: the proof cannot connect
+    const drop = await lab.execHost(HOST, ['nft', 'insert', 'rule', 'inet', 'tower', 'lab_input', 'tcp', 'dport', '22', 'ct', 'state', 'new', 'drop', 'comment', 'rotate-key-test']);
+    expect(drop.code, drop.stderr).toBe(0);
+    let r;
+    try {
+      r = await towerctl(d, ['host', 'rotate-key', HOST]);
+    } finally {
+      const listed = await lab.execHost(HOST, ['nft', '-a', 'list', 'chain', 'inet', 'tower', 'lab_input']);
+      const handle = /comment "rotate-key-test" # handle (\d+)/.exec(listed.stdout)?.[1];
+      expect(handle, listed.stdout).toBeDefined();
+      await lab.execHost(HOST, ['nft', 'delete', 'rule', 'inet', 'tower', 'lab_input', 'handle', handle!]);
+    }
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(new RegExp(`^towerctl: cannot rotate the key of ${HOST}: no TCP answer from [0-9.]+:22 within 3000 ms; the old key stays in use\n$`));
+    expect(identityBlob()).toBe(before);
+    expect(await authorizedBlobs()).toEqual(blobsBefore);
+    expect(existsSync(join(keyDir(), 'rotate-key.json'))).toBe(false);
+    expect(existsSync(join(keyDir(), 'id_ed25519.new'))).toBe(false);
+    expect((await client.call('host.get', { name: HOST })).state).toBe('online');
+    client.close();
+  }, 60_000);
+
   const steps: [RotationStep, 'rolled back' | 'finished'][] = [
     ['staged', 'rolled back'],
     ['added', 'rolled back'],
