@@ -136,7 +136,7 @@ export class RouterWlan {
   constructor(private readonly core: Core) {}
 
   private router(): HostSession {
-    if (!this.core.registry.get(ROUTER)) throw noSuchHost(ROUTER);
+    if (!this.core.registry.get(ROUTER)) throw new TowerError('HostNotFound', `${noSuchHost(ROUTER).message}: the router is the host named router (towerctl host add router --router)`);
     return this.core.connected(ROUTER);
   }
 
