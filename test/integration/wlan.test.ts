@@ -127,7 +127,11 @@ describe.skipIf(!root)('wlan router', () => {
     const t0 = Date.now();
     const next = await startDaemon({ home: t.lab.home, spawnPrefix: t.lab.tcSpawnPrefix() });
     extra.push(next);
+    const c2 = await TowerClient.connect(next.socket, { validate: true });
+    await until('router online', async () => (await c2.call('host.get', { name: 'router' })).state === 'online', 20_000);
+    c2.close();
     const st = await towerctl(next, ['wlan', 'router', '--status', '--json']);
+    expect(st.code, st.stderr).toBe(0);
     expect(JSON.parse(st.stdout)).toMatchObject({ unproven: true, state: 'SCANNING' });
     await until('the proven settings back', async () => (await onRouter(`cat ${CONF}`)).stdout === before && (await onRouter(`ls -A ${CONF.replace(/\/[^/]+$/, '')}`)).stdout === 'wpa_supplicant.conf\n', 60_000, 250);
     // rolled back once the 30 s the change gets at connect were up, not before
