@@ -26,6 +26,7 @@ import { register as clip } from './commands/clip.js';
 import { register as doctor } from './commands/doctor.js';
 import { register as backup } from './commands/backup.js';
 import { register as files } from './commands/files.js';
+import { register as wlan } from './commands/wlan.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -63,6 +64,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['watch'], watch],
   [['bar'], bar],
   [['sway'], sway],
+  [['wlan'], wlan],
   [['completion'], completion],
 ];
 

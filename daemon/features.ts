@@ -7,12 +7,14 @@ import { execFeature } from './features/exec/index.js';
 import { filesFeature } from './features/files/index.js';
 import { forwardsFeature } from './features/forwards/index.js';
 import { menusFeature } from './features/menus/index.js';
+import { keysFeature } from './features/keys/index.js';
 import { packagesFeature } from './features/packages/index.js';
 import { provisionFeature } from './features/provision/index.js';
 import { setupFeature } from './features/setup/index.js';
 import { soundFeature } from './features/sound/index.js';
 import { updatesFeature } from './features/updates/index.js';
 import { exportFeature } from './features/export/index.js';
+import { wlanFeature } from './features/wlan/index.js';
 
 export interface FeatureOptions {
   /** apps running on a host now, instead of the apps feature's count (a test seam for automatic updates) */
@@ -38,5 +40,7 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const menus = menusFeature(core, { packages: packages.port });
   const stateExport = exportFeature(core);
   const files = filesFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, clock, setup, audit, menus, stateExport, files];
+  const keys = keysFeature(core);
+  const wlan = wlanFeature(core);
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, clock, setup, audit, menus, stateExport, files, keys, wlan];
 }

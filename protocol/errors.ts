@@ -49,6 +49,10 @@ export const ErrorCode = {
   FilesFailed: -32051,
   /** no transfer waiting for an answer with that id */
   TransferNotFound: -32052,
+  /** a key rotation could not be finished; the host still accepts the key towerd uses (the message says which) */
+  KeyRotationFailed: -32053,
+  /** the router's Wi-Fi settings could not be written or its Wi-Fi not restarted (before any uplink check) */
+  WlanFailed: -32054,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

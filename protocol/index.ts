@@ -13,6 +13,8 @@ export * from './menus.js';
 export * from './export.js';
 export * from './clock.js';
 export * from './files.js';
+export * from './keys.js';
+export * from './wlan.js';
 export * from './stream.js';
 export * from './errors.js';
 export * from './version.js';

@@ -13,6 +13,8 @@ import { menuMethods } from './menus.js';
 import { ExportState, exportMethods } from './export.js';
 import { clockMethods } from './clock.js';
 import { filesMethods } from './files.js';
+import { keysMethods } from './keys.js';
+import { wlanMethods } from './wlan.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -187,6 +189,8 @@ export const methods = {
   ...exportMethods,
   ...clockMethods,
   ...filesMethods,
+  ...keysMethods,
+  ...wlanMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { HostInfo, Role } from '../../protocol/index.js';
 import { UsageError, print, withClient } from '../context.js';
 import { confirm } from '../prompt.js';
+import { registerRotateKey } from './rotate-key.js';
 import { registerSetup } from './setup.js';
 import { clockLine } from './clock.js';
 import { ago, escapeControls as esc, hostColor, json, stateText, table } from '../render.js';
@@ -144,4 +145,5 @@ Examples:
     });
 
   registerSetup(host);
+  registerRotateKey(host);
 }

@@ -287,6 +287,25 @@ export const Settings = z
       })
       .strict()
       .prefault({}),
+    /** the router's Wi-Fi (`towerctl wlan router`, daemon/features/wlan/) */
+    wlan: z
+      .object({
+        /** the router's Wi-Fi interface */
+        interface: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name').default('wlan0'),
+        /** wpa_supplicant's configuration file on the router (TowerOS's place) */
+        confPath: z.string().regex(/^\/[A-Za-z0-9_./-]{1,255}$/, 'an absolute path of plain characters').default('/etc/wpa_supplicant/wpa_supplicant.conf'),
+        /** argv (after the privilege command) that restarts Wi-Fi on the router: OpenRC's, as on Alpine */
+        restart: z.array(z.string().min(1).max(256)).min(1).max(16).default(['rc-service', 'wpa_supplicant', 'restart']),
+        /** wpa_cli's argv (after the privilege command), for the status */
+        wpaCli: z.array(z.string().min(1).max(256)).min(1).max(16).default(['wpa_cli']),
+        /** HOST:PORT the router must reach through Wi-Fi for a change to stick (a TCP connect; the name resolved there) */
+        checkTarget: z
+          .string()
+          .regex(/^[A-Za-z0-9.-]{1,253}:\d{1,5}$/, 'HOST:PORT')
+          .default('dl-cdn.alpinelinux.org:443'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((s) => s.firstHostOctet <= s.lastHostOctet, { message: 'firstHostOctet must not exceed lastHostOctet' })

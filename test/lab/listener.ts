@@ -9,7 +9,8 @@ export interface Listener {
 
 const SERVER = `
 const [ip, port] = process.argv.slice(1);
-const srv = require('node:net').createServer((s) => s.end('hello ' + s.remoteAddress + '\\n'));
+// a peer that closes at once (a bare connect check) resets the greeting: that must not end the server
+const srv = require('node:net').createServer((s) => { s.on('error', () => {}); s.end('hello ' + s.remoteAddress + '\\n'); });
 srv.on('error', (e) => { console.error(e.message); process.exit(1); });
 srv.listen(Number(port), ip, () => console.log('listening'));
 `;
