@@ -5,6 +5,38 @@ import { PtyRequest } from './pty.js';
 /** apk package names as TowerOS accepted them, bounded; a leading letter or digit keeps them from being read as options. */
 export const PackageName = z.string().check(z.regex(/^[a-z0-9][a-z0-9+._-]{0,99}$/, 'an apk package name: lowercase letters, digits and + . _ -'));
 
+/**
+ * One line of apk's world file as Tower restores it: a package name, optionally `@tag` (a tagged repository) and a
+ * version constraint (`=1.2-r0`, `>1`, `<=2`, `~1.2`, `><1`). Conflicts (`!name`) and anything else are refused.
+ */
+export const WORLD_ENTRY_RE = /^([a-z0-9][a-z0-9+._-]{0,99})(?:@([a-z0-9][a-z0-9._-]{0,31}))?(?:(=|<|>|<=|>=|~|~=|><)([0-9A-Za-z][0-9A-Za-z._+~-]{0,63}))?$/;
+export const WorldEntry = z
+  .string()
+  .check(z.regex(WORLD_ENTRY_RE, 'an apk world entry: a package name, optionally @tag and a version constraint such as =1.2-r0 or >1'));
+
+/** What a saved world asks of a host, against the host's own /etc/apk/world (entries as written there). */
+export const WorldDiff = z.object({
+  host: HostName,
+  source: z.string().check(z.maxLength(4200)),
+  wanted: z.array(WorldEntry).check(z.maxLength(5000)),
+  /** in the saved world and not (or not with that constraint) on the host: what `apk add` installs */
+  missing: z.array(WorldEntry).check(z.maxLength(5000)),
+  present: z.array(WorldEntry).check(z.maxLength(5000)),
+  /** on the host and not in the saved world (by name): left alone unless asked */
+  extra: z.array(WorldEntry).check(z.maxLength(5000)),
+});
+export type WorldDiff = z.infer<typeof WorldDiff>;
+
+/** A saved world restored by towerd itself (after a reinstall): the difference and apk's outcome. */
+export const WorldRestore = z.object({
+  ...WorldDiff.shape,
+  relayed: z.boolean(),
+  /** apk's exit status; null when it did not run to the end (or had nothing to do: see missing) */
+  code: z.nullable(z.int()),
+  error: z.nullable(z.string().check(z.maxLength(2000))),
+});
+export type WorldRestore = z.infer<typeof WorldRestore>;
+
 export const PackageAction = z.enum(['add', 'del', 'upgrade']);
 export type PackageAction = z.infer<typeof PackageAction>;
 
@@ -33,11 +65,27 @@ export const packageMethods = {
       .strictObject({
         host: HostName,
         action: PackageAction,
-        packages: z.array(PackageName).check(z.maxLength(200)),
+        packages: z.array(WorldEntry).check(z.maxLength(5000)),
         pty: z.optional(PtyRequest),
       })
-      .check(z.refine((p) => p.action === 'upgrade' || p.packages.length > 0, 'add and del need at least one package')),
+      .check(
+        z.refine((p) => p.action === 'upgrade' || p.packages.length > 0, 'add and del need at least one package'),
+        z.refine((p) => p.action === 'add' || p.packages.every((x) => PackageName.safeParse(x).success), 'only add takes @tags and version constraints'),
+      ),
     result: z.object({ id: z.string(), relayed: z.boolean() }),
+  },
+  'packages.world': {
+    description:
+      "Compare a saved world (the host's ~/.local/tower/hosts/NAME/world, or `text` given in the same format) with the host's /etc/apk/world, " +
+      'changing nothing. `missing` is what `packages.run` add installs to restore it; `extra` is on the host and not in the saved world. ' +
+      'Lines that are not apk world entries are refused with their line number.',
+    params: z.strictObject({
+      host: HostName,
+      text: z.optional(z.string().check(z.maxLength(256 * 1024))),
+      /** what `text` is, for messages (the file it came from) */
+      from: z.optional(z.string().check(z.maxLength(4096))),
+    }),
+    result: WorldDiff,
   },
   'relay.trail': {
     description: 'What the package relay fetched for each host and what it refused (most recent first), with counts.',
