@@ -26,8 +26,9 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const apps = appsFeature(core, { sound: sound.port });
   const clipboard = clipboardFeature(core, { apps: apps.port, sound: sound.port });
   const packages = packagesFeature(core);
-  const updates = updatesFeature(core, { apps: opts.runningApps ? { running: opts.runningApps } : apps.port, packages: packages.port });
-  const provision = provisionFeature(core);
+  const running = opts.runningApps ? { running: opts.runningApps } : apps.port;
+  const updates = updatesFeature(core, { apps: running, packages: packages.port });
+  const provision = provisionFeature(core, { apps: running, packages: packages.port });
   const setup = setupFeature(core, { packages: packages.port, sound: sound.port });
   const audit = auditFeature(core);
   return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit];

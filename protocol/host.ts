@@ -1,5 +1,6 @@
 // zod/mini: the same validation as classic zod in a tree-shakable form, so towerctl starts fast (see bench/cli.ts).
 import * as z from 'zod/mini';
+import { WorldRestore } from './world.js';
 
 /** Host names as TowerOS meant them (its own check never ran): 1–15 of [a-z0-9-], no leading/trailing hyphen. */
 export const HOST_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/;
@@ -73,6 +74,19 @@ export type ClipboardMode = z.infer<typeof ClipboardMode>;
 export const Posture = z.enum(['ok', 'open', 'unknown']);
 export type Posture = z.infer<typeof Posture>;
 
+/**
+ * A host reinstalled by `towerctl reprovision` until its saved world is restored: `waiting` for its first
+ * connection on the new system, `restoring` (apk runs), then `done` (the difference and apk's outcome) or `failed`.
+ */
+export const ReinstallInfo = z.object({
+  state: z.enum(['waiting', 'restoring', 'done', 'failed']),
+  since: z.iso.datetime(),
+  target: z.string().check(z.maxLength(4096)),
+  world: z.nullable(WorldRestore),
+  error: z.nullable(z.string().check(z.maxLength(2000))),
+});
+export type ReinstallInfo = z.infer<typeof ReinstallInfo>;
+
 export const HostInfo = z.object({
   name: HostName,
   role: Role,
@@ -90,5 +104,6 @@ export const HostInfo = z.object({
   clipboard: z.optional(ClipboardMode.check(z.describe('clipboard policy of the host (desktop.clipboard)'))),
   updates: z.optional(UpdateSummary.check(z.describe('automatic security updates; absent when they are off for this host'))),
   posture: z.optional(Posture.check(z.describe('the last posture audit (towerctl audit); absent before the first'))),
+  reinstall: z.optional(ReinstallInfo.check(z.describe('towerctl reprovision: its saved world restored after the first connection on the new system; absent otherwise'))),
 });
 export type HostInfo = z.infer<typeof HostInfo>;
