@@ -282,6 +282,8 @@ export interface ReprovisionOptions {
   image: string;
   device?: string;
   toFile?: string;
+  onHost?: boolean;
+  bootDevice?: string;
   force?: boolean;
   yes?: boolean;
   wait: boolean;
@@ -313,10 +315,16 @@ function reinstallHints(name: string, plan: ReprovisionPlan, last: HostInfo | un
 }
 
 export async function reprovision(name: string, opts: ReprovisionOptions, cmd: Command): Promise<void> {
-  if (Boolean(opts.device) === Boolean(opts.toFile)) throw new UsageError('say where the image goes: --device DEV or --to-file FILE');
+  if ([opts.device, opts.toFile, opts.onHost].filter(Boolean).length !== 1) throw new UsageError('say where the image goes: --device DEV, --to-file FILE or --on-host');
+  if (opts.bootDevice !== undefined && !opts.onHost) throw new UsageError('--boot-device goes with --on-host');
+  if (opts.bootDevice !== undefined && !opts.bootDevice.startsWith('/')) throw new UsageError('--boot-device takes an absolute path on the host, e.g. /dev/mmcblk0');
   const timeoutS = Number(opts.timeout);
   if (!Number.isInteger(timeoutS) || timeoutS < 0) throw new UsageError('--timeout takes whole seconds (0: no limit)');
-  const target = opts.device ? { kind: 'device' as const, path: resolve(opts.device) } : { kind: 'file' as const, path: resolve(opts.toFile!) };
+  const target = opts.onHost
+    ? { kind: 'host' as const, ...(opts.bootDevice ? { path: opts.bootDevice } : {}) }
+    : opts.device
+      ? { kind: 'device' as const, path: resolve(opts.device) }
+      : { kind: 'file' as const, path: resolve(opts.toFile!) };
   const base = { name, image: resolve(opts.image), target, force: opts.force ?? false };
   const client = await TowerClient.connect(socketPath(cmd));
   try {
@@ -325,7 +333,10 @@ export async function reprovision(name: string, opts: ReprovisionOptions, cmd: C
     info.write(describeReprovision(plan));
     for (const w of plan.warnings) process.stderr.write(`warning: ${esc(w)}\n`);
     if (!opts.yes) {
-      if (plan.target.kind === 'device') {
+      if (plan.target.kind === 'host') {
+        const ok = await confirmTyped(esc(`This overwrites ${plan.target.path} on ${name} (${plan.target.description}) and reboots ${name}.`), name);
+        if (!ok) throw new UsageError('not confirmed; nothing was written');
+      } else if (plan.target.kind === 'device') {
         const ok = await confirmTyped(esc(`This erases everything on ${plan.target.path} (${plan.target.description}).`), plan.target.name);
         if (!ok) throw new UsageError('not confirmed; nothing was written');
       } else if (plan.target.exists && !(await confirm(`Overwrite ${esc(plan.target.path)}?`))) {
@@ -373,10 +384,10 @@ export async function reprovision(name: string, opts: ReprovisionOptions, cmd: C
       print(
         esc(
           [
-            `${result.host.name}: ${bytesText(w.bytes)} written to ${plan.target.path} in ${(w.ms / 1000).toFixed(1)} s (${bytesText(w.bytesPerSecond)}/s), verified (SHA-256 ${w.sha256.slice(0, 16)}…)`,
+            `${result.host.name}: ${bytesText(w.bytes)} written to ${plan.target.kind === 'host' ? `${name}:` : ''}${plan.target.path} in ${(w.ms / 1000).toFixed(1)} s (${bytesText(w.bytesPerSecond)}/s), verified (SHA-256 ${w.sha256.slice(0, 16)}…)`,
             `boot partition: ${result.files.join(', ')} (INSTALLATION_TYPE=upgrade)`,
             `host keys kept, known_hosts unchanged: ${result.hostKeys.map(fingerprint).join(', ')}`,
-            `Move the ${plan.target.kind === 'device' ? 'card' : 'image'} to ${name} and power it on.`,
+            plan.target.kind === 'host' ? `${name} is rebooting into the new system.` : `Move the ${plan.target.kind === 'device' ? 'card' : 'image'} to ${name} and power it on.`,
           ].join('\n'),
           true,
         ) + '\n',

@@ -45,7 +45,7 @@ export const ImageInfo = z.object({
 export type ImageInfo = z.infer<typeof ImageInfo>;
 
 export const TargetInfo = z.object({
-  kind: z.enum(['device', 'file']),
+  kind: z.enum(['device', 'file', 'host']),
   path: z.string(),
   /** `sdb` for /dev/sdb: what the user types to confirm */
   name: z.string(),
@@ -129,7 +129,7 @@ export const ProvisionRunResult = z.object({
 });
 export type ProvisionRunResult = z.infer<typeof ProvisionRunResult>;
 
-export const JobPhase = z.enum(['register', 'write', 'verify', 'inject', 'done', 'failed']);
+export const JobPhase = z.enum(['register', 'write', 'verify', 'inject', 'upload', 'done', 'failed']);
 export type JobPhase = z.infer<typeof JobPhase>;
 
 /** A long operation of towerd (writing a host image), as reported in `job.progress` events. */
@@ -147,10 +147,20 @@ export const JobInfo = z.object({
 export type JobInfo = z.infer<typeof JobInfo>;
 
 /** What reinstalling an existing host takes: the host, the image, where it goes. */
+/** Where a reinstall goes: a device or file here, or (`host`) the host's own boot device, written over its connection. */
+export const ReprovisionTarget = z.union([
+  ProvisionTarget,
+  z.strictObject({
+    kind: z.literal('host'),
+    path: z.optional(AbsolutePath.check(describe('the boot device on the host (default: the disk holding the first of reprovision.bootMounts there)'))),
+  }),
+]);
+export type ReprovisionTarget = z.infer<typeof ReprovisionTarget>;
+
 const reprovisionShape = {
   name: HostName,
   image: planShape.image,
-  target: ProvisionTarget,
+  target: ReprovisionTarget,
   force: z._default(z.boolean(), false).check(
     describe('reinstall even while apps run on the host; overwrite an existing target file, accept a non-removable device (never a mounted one or the system disk)'),
   ),

@@ -40,7 +40,12 @@ async function bootFrom(file: string): Promise<Record<string, string>> {
 
 describe.skipIf(!root)('towerctl reprovision of an offline host to an image file', () => {
   beforeAll(async () => {
-    t = await labDaemon('rp', { online: 0, offline: 0, hostPackages: [] }, { packages: APK_SETTINGS, desktop: { sound: 'off' } });
+    t = await labDaemon('rp', { online: 0, offline: 0, hostPackages: [] }, {
+      packages: APK_SETTINGS,
+      desktop: { sound: 'off' },
+      // the lab's hosts share the machine's kernel (one boot_id) and must not reboot it: a boot id of their own, and a reboot that leaves a note
+      reprovision: { bootIdCommand: ['cat', '/run/lab-boot-id'], rebootCommand: ['sh', '-c', 'echo requested > /tmp/reboot-requested'] },
+    });
     user = t.lab.snapshot().user;
     image = await makeHostImage(scratchDir('tower-images-'));
     await t.client.subscribe(['hosts', 'jobs'], (e) => events.push({ at: Date.now(), e }));
@@ -143,6 +148,56 @@ describe.skipIf(!root)('towerctl reprovision of an offline host to an image file
       expect(readFileSync(join(hostDir(), 'world'), 'utf8')).toBe('hello\n');
       const logs = (await towerctl(t.d, ['logs', '-n', '200'])).stdout;
       expect(logs).toMatch(/saved world restored after the reinstall/);
+    } finally {
+      if (cli.proc.exitCode === null) cli.proc.kill('SIGKILL');
+    }
+  }, 180_000);
+
+  it('--on-host: the media streamed onto the host’s boot device (a file stand-in in its private /var/tmp), verified, the host rebooted; the old system’s connection does not count', async () => {
+    // keep runs its new system now; its "boot" number 1, and its boot device
+    const boot = await t.lab.execHost('keep', ['sh', '-c', 'echo boot-1 > /run/lab-boot-id && : > /var/tmp/bootdev.img']);
+    expect(boot.code, boot.stderr).toBe(0);
+    await expect.poll(async () => (await t.client.call('host.get', { name: 'keep' })).state, { timeout: 10_000 }).toBe('online');
+    const kh = join(t.lab.home, '.ssh/known_hosts');
+    const khBefore = readFileSync(kh, 'utf8');
+    const since = Date.now();
+    const cli = startTowerctl(t.d, ['reprovision', 'keep', '--image', image.path, '--on-host', '--boot-device', '/var/tmp/bootdev.img', '--yes', '--timeout', '120']);
+    try {
+      await expect.poll(() => events.some(({ at, e }) => at >= since && e.type === 'job.progress' && e.job.kind === 'reprovision' && e.job.phase === 'done'), { timeout: 60_000 }).toBe(true);
+      const phases = events.filter(({ at, e }) => at >= since && e.type === 'job.progress' && e.job.host === 'keep').map(({ e }) => (e.type === 'job.progress' ? e.job.phase : ''));
+      expect([...new Set(phases)]).toEqual(['write', 'verify', 'inject', 'upload', 'done']);
+      expect((await t.lab.execHost('keep', ['cat', '/tmp/reboot-requested'])).stdout).toBe('requested\n');
+      // what the host's boot device holds: the image with the host's own boot files, tower.env for an upgrade
+      const mt = (name: string, pipe = '') =>
+        t.lab.execHost('keep', ['sh', '-c', `MTOOLS_SKIP_CHECK=1 MTOOLSRC=/dev/null mcopy -n -i /var/tmp/bootdev.img@@${image.offsetBytes} ::/${name} -${pipe}`]);
+      const env = parseTowerEnv((await mt('tower.env')).stdout);
+      expect(env.INSTALLATION_TYPE).toBe('upgrade');
+      expect(env).not.toHaveProperty('PASSWORD_HASH');
+      const { createHash } = await import('node:crypto');
+      for (const f of ['crypto_keyfile.bin', 'ssh_host_ed25519_key', 'ssh_host_rsa_key'])
+        expect((await mt(f, ' | sha256sum')).stdout.split(' ')[0], f).toBe(createHash('sha256').update(readFileSync(join(hostDir(), f))).digest('hex'));
+      expect((await t.lab.execHost('keep', ['sh', '-c', 'wc -c < /var/tmp/bootdev.img'])).stdout.trim()).toBe(String(image.bytes));
+
+      // the old system comes back without a new boot (the reboot did not happen yet): not the new one, nothing restored
+      await t.lab.crash('keep');
+      await t.lab.startSshd('keep');
+      await until('the old system seen', async () => /connected to the system that was running when the new media were written/.test((await towerctl(t.d, ['logs', '-n', '50'])).stdout), 15_000);
+      expect((await t.client.call('host.get', { name: 'keep' })).reinstall?.state).toBe('waiting');
+
+      // the reboot: a new boot id, root reset to stock, /home kept, the same keys
+      await t.lab.crash('keep');
+      const reset = await t.lab.execHost('keep', ['sh', '-c', `echo boot-2 > /run/lab-boot-id && rm -rf ${APK_ROOT} && mkdir -p ${APK_ROOT} && tar -C ${APK_ROOT} -xf /run/stock-root.tar`]);
+      expect(reset.code, reset.stderr).toBe(0);
+      expect((await t.lab.execHost('keep', ['test', '-e', `${APK_ROOT}/usr/bin/hello`])).code).not.toBe(0);
+      await t.lab.startSshd('keep');
+      const code = await cli.exited;
+      expect(code, cli.out.stderr + cli.out.stdout).toBe(0);
+      expect(cli.out.stdout).toMatch(/^keep: 48\.0 MiB written to keep:\/var\/tmp\/bootdev\.img .*verified/m);
+      expect(cli.out.stdout).toMatch(/^keep is rebooting into the new system\.$/m);
+      expect(cli.out.stdout).toMatch(/^ {2}added {4}hello$/m);
+      expect((await t.lab.execHost('keep', ['test', '-e', `${APK_ROOT}/usr/bin/hello`])).code).toBe(0);
+      expect((await towerctl(t.d, ['exec', 'keep', '--', 'sh', '-c', 'cat "$HOME/notes.txt"'])).stdout).toBe('written before the reinstall\n');
+      expect(readFileSync(kh, 'utf8')).toBe(khBefore);
     } finally {
       if (cli.proc.exitCode === null) cli.proc.kill('SIGKILL');
     }

@@ -45,7 +45,7 @@ export function provisionMethods(core: Core, ports: { apps: Pick<AppsPort, 'runn
   };
   return {
     'reprovision.check': async (p) => (await planReprovision(reinstallDeps, p)).plan,
-    'reprovision.run': (p, conn) => exclusive(p.name, p.target.path, conn, (signal) => runReprovision(reinstallDeps, p, signal, (name, m) => reinstalls.mark(name, m))),
+    'reprovision.run': (p, conn) => exclusive(p.name, p.target.kind === 'host' ? `${p.name}:boot` : p.target.path, conn, (signal) => runReprovision(reinstallDeps, p, signal, (name, m) => reinstalls.mark(name, m))),
     'provision.check': async (p) => (await planProvision(deps, p)).plan,
     'provision.run': (p, conn) => exclusive(p.name, p.target.path, conn, (signal) => runProvision(deps, p, signal)),
   };

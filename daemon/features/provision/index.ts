@@ -11,6 +11,7 @@ export function provisionFeature(core: Core, ports: { apps: Pick<AppsPort, 'runn
   const reinstalls = new Reinstalls({
     paths: core.paths,
     log: core.log,
+    settings: () => core.settings(),
     packages: ports.packages,
     connected: (name) => core.connected(name),
     hostChanged: (name) => core.hostChanged(name),

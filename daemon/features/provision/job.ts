@@ -98,14 +98,14 @@ export async function writeBootMedia(
   image: ImageInfo,
   target: CheckedTarget,
   files: string[],
-  opts: { force: boolean; signal: AbortSignal; report: ReturnType<typeof progressReporter> },
+  opts: { force: boolean; signal: AbortSignal; report: ReturnType<typeof progressReporter>; last?: boolean },
 ): Promise<WriteResult> {
   const { signal, report } = opts;
   const written = await writeImage(image, target, { force: opts.force, signal, onProgress: (pr: Progress) => report(pr.phase, pr.bytesDone, pr.bytesTotal) });
   report('inject', 0, files.length);
   signal.throwIfAborted();
   await injectFiles(target.path, image.bootPartition.offsetBytes, files, target.kind === 'device');
-  report('done', written.bytes, written.bytes, `verified by SHA-256 (${written.verifiedBy})`);
+  if (opts.last !== false) report('done', written.bytes, written.bytes, `verified by SHA-256 (${written.verifiedBy})`);
   return written;
 }
 

@@ -11,25 +11,28 @@ import { keysFor } from '../../core/registry/knownhosts.js';
 import { RegistryError } from '../../core/registry/registry.js';
 import { parseTowerEnv, serializeTowerEnv } from '../../core/registry/towerenv.js';
 import type { HostSession } from '../../core/ssh/session.js';
+import type { Settings } from '../../core/settings.js';
+import { hostBootTarget, writeToHost } from './onhost.js';
 import { exists, readIfExists, writeFileAtomic } from '../../core/util/fs.js';
 import { hostDir } from '../../shared/paths.js';
 import { inspectImage } from './image.js';
 import { ProvisionError, progressReporter, writeBootMedia, type ProvisionDeps } from './job.js';
+import type { WriteResult } from './write.js';
 import { KEYFILE_NAME, reinstallBootFiles, upgradeEnv } from './material.js';
 import { TargetRefusedError, checkTarget, type CheckedTarget } from './target.js';
 
 /** hosts/NAME/reinstall: the host was given new media and its saved world is not restored yet. */
 export const REINSTALL_MARKER = 'reinstall';
+const BOOT_ID_RE = /^[A-Za-z0-9-]{1,64}$/;
 
 const Marker = z.object({
   since: z.iso.datetime(),
   target: z.string().check(z.maxLength(4096)),
   /** the host's boot id when the media was written while it was up: the old system, whose connection is not "the first on the new one" */
-  bootId: z.nullable(z.string().check(z.regex(/^[0-9a-f-]{36}$/))),
+  bootId: z.nullable(z.string().check(z.regex(BOOT_ID_RE))),
 });
 type Marker = z.infer<typeof Marker>;
 
-const BOOT_ID = ['cat', '/proc/sys/kernel/random/boot_id'];
 
 export interface ReinstallDeps extends ProvisionDeps {
   apps: Pick<AppsPort, 'running'>;
@@ -39,10 +42,11 @@ export interface ReinstallDeps extends ProvisionDeps {
   hostChanged(name: string): void;
 }
 
-async function bootId(s: HostSession): Promise<string | null> {
-  const r = await runCaptured(s, BOOT_ID, 10_000, 4096);
+/** What tells this boot of the host from the next (reprovision.bootIdCommand; Linux's boot_id), null if it cannot say. */
+async function bootId(s: HostSession, settings: Settings): Promise<string | null> {
+  const r = await runCaptured(s, settings.reprovision.bootIdCommand, 10_000, 4096);
   const id = r.stdout.trim();
-  return r.code === 0 && /^[0-9a-f-]{36}$/.test(id) ? id : null;
+  return r.code === 0 && BOOT_ID_RE.test(id) ? id : null;
 }
 
 /** Everything reprovision.check promises, with the checked target and what goes on the media. Changes nothing. */
@@ -75,7 +79,18 @@ export async function planReprovision(
   const publicKey = (await readFile(`${host.identityFile}.pub`, 'utf8').catch(() => undefined)) ?? saved.PUBLIC_KEY;
   if (!publicKey) throw new TowerError('IdentityMissing', `${p.name} has no ${host.identityFile}.pub and no PUBLIC_KEY in its tower.env: towerd would not be let in`);
   const image = await inspectImage(p.image);
-  const target = await checkTarget(p.target, { force: p.force, imagePath: p.image, imageBytes: image.imageBytes });
+  let target: CheckedTarget;
+  if (p.target.kind === 'host') {
+    let s: HostSession;
+    try {
+      s = deps.connected(p.name);
+    } catch (err) {
+      throw new TowerError('HostUnavailable', `--on-host writes ${p.name}'s boot device over its connection, and ${p.name} is not connected: ${(err as Error).message}`);
+    }
+    target = await hostBootTarget(s, p.target.path, deps.settings().reprovision.bootMounts, image.imageBytes);
+  } else {
+    target = await checkTarget(p.target, { force: p.force, imagePath: p.image, imageBytes: image.imageBytes });
+  }
   const env = upgradeEnv(saved, { name: host.name, role: host.role, ip: host.ip, user: host.user, color: host.color.code, publicKey }, image.towerosVersion);
   const pubs = await Promise.all(hostKeys.map(async (f) => (await readFile(join(dir, `${f}.pub`), 'utf8')).trim()));
   const warnings: string[] = [];
@@ -121,17 +136,40 @@ export async function runReprovision(deps: ReinstallDeps, p: Params<'reprovision
   } catch {
     up = undefined;
   }
-  const id = up ? await bootId(up).catch(() => null) : null;
+  const id = up ? await bootId(up, deps.settings()).catch(() => null) : null;
   const work = await mkdtemp(join(tmpdir(), 'tower-reinstall-'));
   try {
     // tower.env for the upgrade goes from a private folder of its own: the host folder keeps the one of provision
     await writeFileAtomic(join(work, 'tower.env'), serializeTowerEnv(env), 0o600);
     const paths = plan.files.map((f) => (f === 'tower.env' ? join(work, f) : join(dir, f)));
-    const written = await writeBootMedia(plan.image, target, paths, { force: p.force, signal, report });
-    const marker: Marker = { since: new Date().toISOString(), target: target.path, bootId: id };
+    let written: WriteResult;
+    if (target.kind === 'host') {
+      // the media are made here (image, then boot files, as for a card), then streamed to the host's boot device
+      const local = await checkTarget({ kind: 'file', path: join(work, 'media.img') }, { force: false, imagePath: p.image, imageBytes: plan.image.imageBytes });
+      const made = await writeBootMedia(plan.image, local, paths, { force: false, signal, report, last: false });
+      const s = deps.connected(p.name);
+      const started = performance.now();
+      const sent = await writeToHost(s, deps.settings().packages.privilege, local.path, made.bytes, target.path, {
+        signal,
+        onProgress: (phase, done) => report(phase, done, made.bytes),
+      });
+      const ms = Math.round(performance.now() - started);
+      written = { bytes: made.bytes, sha256: sent.sha256, verified: true, ms, bytesPerSecond: Math.round(made.bytes / Math.max(ms / 1000, 0.001)), verifiedBy: 'file' };
+    } else {
+      written = await writeBootMedia(plan.image, target, paths, { force: p.force, signal, report });
+    }
+    const marker: Marker = { since: new Date().toISOString(), target: target.kind === 'host' ? `${p.name}:${target.path}` : target.path, bootId: id };
     await writeFileAtomic(join(dir, REINSTALL_MARKER), JSON.stringify(marker) + '\n', 0o600);
     markWaiting(p.name, marker);
     deps.log.info({ host: p.name, job: jobId, bytes: written.bytes, ms: written.ms, sha256: written.sha256, verifiedBy: written.verifiedBy, files: plan.files.length, bootId: id }, 'reinstall media written and verified');
+    if (target.kind === 'host') {
+      report('done', written.bytes, written.bytes, `verified by SHA-256 on ${p.name}; rebooting it`);
+      const cmd = deps.settings().reprovision.rebootCommand;
+      // the connection may end before the command's status comes back: that is the reboot
+      const r = await runCaptured(deps.connected(p.name), cmd, 15_000).catch((err: unknown) => ({ code: null, stderr: (err as Error).message }));
+      deps.log.info({ host: p.name, command: cmd, code: r.code, stderr: r.stderr.slice(0, 300) }, 'reboot requested');
+      if (r.code !== 0 && r.code !== null) plan.warnings.push(`the reboot command (${cmd.join(' ')}) exited with ${r.code}: reboot ${p.name} yourself; its packages are restored on its first connection after that`);
+    }
     return {
       host: deps.info(p.name),
       hostKeys: plan.hostKeys,
@@ -147,6 +185,8 @@ export async function runReprovision(deps: ReinstallDeps, p: Params<'reprovision
     deps.log.warn({ host: p.name, job: jobId, error: why }, 'reinstall failed; the host is unchanged');
     if (target.kind === 'file' && !target.exists) await rm(target.path, { force: true }).catch(() => undefined);
     if (err instanceof TargetRefusedError) throw new TargetRefusedError(`${err.message}; nothing was written and ${p.name} is unchanged`);
+    if (target.kind === 'host')
+      throw new ProvisionError(`${why}; ${p.name}'s boot device ${target.path} may hold a partial image: do not reboot ${p.name}, run the same command again`);
     throw new ProvisionError(`${why}; ${p.name} is unchanged${target.kind === 'device' ? ` and ${target.path} may hold a partial image` : ''}`);
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -163,7 +203,7 @@ export class Reinstalls {
   private readonly hosts = new Map<string, Entry>();
   private readonly running = new Set<string>();
 
-  constructor(private readonly deps: Pick<ReinstallDeps, 'paths' | 'log' | 'packages' | 'connected' | 'hostChanged'>) {}
+  constructor(private readonly deps: Pick<ReinstallDeps, 'paths' | 'log' | 'packages' | 'connected' | 'hostChanged' | 'settings'>) {}
 
   /** Read a host's marker from its folder (a bad one is logged and ignored). */
   async load(name: string): Promise<void> {
@@ -211,7 +251,7 @@ export class Reinstalls {
     };
     try {
       const s = this.deps.connected(name);
-      if (r.bootId !== null && (await bootId(s)) === r.bootId) {
+      if (r.bootId !== null && (await bootId(s, this.deps.settings())) === r.bootId) {
         log.info({ host: name }, 'connected to the system that was running when the new media were written; waiting for the new one');
         return;
       }
