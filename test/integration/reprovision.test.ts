@@ -146,6 +146,7 @@ describe.skipIf(!root)('towerctl reprovision of an offline host to an image file
       const info = await t.client.call('host.get', { name: 'keep' });
       expect(info.reinstall).toMatchObject({ state: 'done', error: null, world: { missing: ['hello'], present: [], extra: [], relayed: true, code: 0 } });
       expect(readFileSync(join(hostDir(), 'world'), 'utf8')).toBe('hello\n');
+      expect((await towerctl(t.d, ['host', 'show', 'keep'])).stdout).toMatch(/reinstall +media written .* UTC; world restored \(1 added, 0 already there, 0 extra\)/);
       const logs = (await towerctl(t.d, ['logs', '-n', '200'])).stdout;
       expect(logs).toMatch(/saved world restored after the reinstall/);
     } finally {
