@@ -204,6 +204,23 @@ describe.skipIf(!root)('towerctl reprovision of an offline host to an image file
     }
   }, 180_000);
 
+  it('a failure while writing leaves the host as it was and removes the file it started', async () => {
+    const dir = scratchDir('tower-images-');
+    const xz = await makeHostImage(dir, { xz: true });
+    const data = readFileSync(xz.path);
+    for (let i = Math.floor(data.length / 2); i < Math.floor(data.length / 2) + 64; i++) data[i]! ^= 0xff;
+    writeFileSync(xz.path, data);
+    const snapshot = () => ['tower.env', 'crypto_keyfile.bin', 'id_ed25519', 'world', ...KEYS].map((f) => readFileSync(join(hostDir(), f), 'utf8')).join('\0');
+    const before = { files: snapshot(), kh: readFileSync(join(t.lab.home, '.ssh/known_hosts'), 'utf8'), marker: existsSync(join(hostDir(), 'reinstall')) };
+    const out = join(dir, 'broken.img');
+    const r = await towerctl(t.d, ['reprovision', 'keep', '--image', xz.path, '--to-file', out, '--yes', '--no-wait']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/xz could not decompress .*; keep is unchanged/);
+    expect(existsSync(out)).toBe(false);
+    expect({ files: snapshot(), kh: readFileSync(join(t.lab.home, '.ssh/known_hosts'), 'utf8'), marker: existsSync(join(hostDir(), 'reinstall')) }).toEqual(before);
+    expect(before.marker).toBe(false);
+  });
+
   it('--json --no-wait: the result, and the reinstall waiting in the host info', async () => {
     await t.lab.crash('keep');
     const out = join(scratchDir('tower-img-'), 'keep-2.img');
