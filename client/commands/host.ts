@@ -31,7 +31,7 @@ function renderHost(h: HostInfo): string {
 function reinstallText(h: HostInfo): string {
   const r = h.reinstall!;
   const at = `media written ${r.since.slice(0, 19).replace('T', ' ')} UTC`;
-  if (r.state === 'waiting') return `${at}; its saved world is restored on its first connection on the new system`;
+  if (r.state === 'waiting') return esc(`${at}; its saved world is restored on its first connection on the new system${r.error ? ` (last try: ${r.error})` : ''}`);
   if (r.state === 'restoring') return `${at}; restoring its saved world`;
   const diff = r.world ? `${r.world.missing.length} added, ${r.world.present.length} already there, ${r.world.extra.length} extra` : 'no saved world';
   return esc(r.state === 'done' ? `${at}; world restored (${diff})` : `${at}; world not restored: ${r.error ?? ''}`);

@@ -167,7 +167,8 @@ describe.skipIf(!root)('towerctl reprovision of an offline host to an image file
       await expect.poll(() => events.some(({ at, e }) => at >= since && e.type === 'job.progress' && e.job.kind === 'reprovision' && e.job.phase === 'done'), { timeout: 60_000 }).toBe(true);
       const phases = events.filter(({ at, e }) => at >= since && e.type === 'job.progress' && e.job.host === 'keep').map(({ e }) => (e.type === 'job.progress' ? e.job.phase : ''));
       expect([...new Set(phases)]).toEqual(['write', 'verify', 'inject', 'upload', 'done']);
-      expect((await t.lab.execHost('keep', ['cat', '/tmp/reboot-requested'])).stdout).toBe('requested\n');
+      // the reboot is asked for just after the job reports done
+      await until('the reboot requested', async () => (await t.lab.execHost('keep', ['cat', '/tmp/reboot-requested'])).stdout === 'requested\n', 10_000);
       // what the host's boot device holds: the image with the host's own boot files, tower.env for an upgrade
       const mt = (name: string, pipe = '') =>
         t.lab.execHost('keep', ['sh', '-c', `MTOOLS_SKIP_CHECK=1 MTOOLSRC=/dev/null mcopy -n -i /var/tmp/bootdev.img@@${image.offsetBytes} ::/${name} -${pipe}`]);
@@ -235,4 +236,34 @@ describe.skipIf(!root)('towerctl reprovision of an offline host to an image file
     expect(r.stderr).toMatch(/"kind":"reprovision"/);
     expect(r.stderr).toMatch(/^reprovision keep \(offline\) at 192\.168\.3\.200/m);
   });
+
+  it('the router away when the host comes back: the restore fails with the reason, and is done as soon as the router is back', async () => {
+    // keep was given new media above (--no-wait) and is off; the router goes away before keep boots them
+    expect((await t.client.call('host.get', { name: 'keep' })).reinstall?.state).toBe('waiting');
+    await t.lab.cut('router');
+    try {
+      await until('router offline', async () => (await t.client.call('host.get', { name: 'router' })).state !== 'online', 15_000);
+      const reset = await t.lab.execHost('keep', ['sh', '-c', `echo boot-3 > /run/lab-boot-id && rm -rf ${APK_ROOT} && mkdir -p ${APK_ROOT} && tar -C ${APK_ROOT} -xf /run/stock-root.tar`]);
+      expect(reset.code, reset.stderr).toBe(0);
+      await t.lab.startSshd('keep');
+      const waiting = await until('the restore to fail for want of the router', async () => {
+        const h = await t.client.call('host.get', { name: 'keep' });
+        return h.state === 'online' && h.reinstall?.error ? h.reinstall : undefined;
+      }, 20_000);
+      expect(waiting.state).toBe('failed');
+      expect(waiting.error).toMatch(/apk exited with \d+.*; tried again on the next connection or when the router is back/);
+      expect(waiting.world).toMatchObject({ missing: ['hello'], relayed: true });
+      expect(existsSync(join(hostDir(), 'reinstall'))).toBe(true);
+    } finally {
+      await t.lab.restore('router');
+    }
+    // keep stays connected all along: it is the router's return that starts the restore again
+    const done = await until('the restore after the router came back', async () => {
+      const r = (await t.client.call('host.get', { name: 'keep' })).reinstall;
+      return r?.state === 'done' ? r : undefined;
+    }, 30_000);
+    expect(done).toMatchObject({ state: 'done', error: null, world: { missing: ['hello'], relayed: true, code: 0 } });
+    expect((await t.lab.execHost('keep', ['test', '-e', `${APK_ROOT}/usr/bin/hello`])).code).toBe(0);
+    expect(existsSync(join(hostDir(), 'reinstall'))).toBe(false);
+  }, 120_000);
 });

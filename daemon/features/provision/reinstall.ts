@@ -197,7 +197,10 @@ export async function runReprovision(deps: ReinstallDeps, p: Params<'reprovision
  * Reinstalled hosts until their saved world is back: loaded from their markers (so a towerd restart in between
  * changes nothing), restored on the first connection whose boot id is not the old system's.
  */
-type Entry = ReinstallInfo & { bootId: string | null; retry: boolean };
+type Entry = ReinstallInfo & { bootId: string | null; retry: boolean; attempts: number };
+
+/** apk failures after which a restore is given up (towerctl install --world is still there): a router that was away is the usual cause. */
+const MAX_APK_ATTEMPTS = 3;
 
 export class Reinstalls {
   private readonly hosts = new Map<string, Entry>();
@@ -221,7 +224,7 @@ export class Reinstalls {
   }
 
   mark(name: string, m: Marker): void {
-    this.hosts.set(name, { state: 'waiting', since: m.since, target: m.target, world: null, error: null, bootId: m.bootId, retry: true });
+    this.hosts.set(name, { state: 'waiting', since: m.since, target: m.target, world: null, error: null, bootId: m.bootId, retry: true, attempts: 0 });
     this.deps.hostChanged(name);
   }
 
@@ -236,8 +239,25 @@ export class Reinstalls {
   }
 
   connectionChanged(name: string, online: boolean): void {
+    if (!online) return;
+    this.attempt(name);
+    // the router back: offline hosts whose restore found no relay try again over the connection they have
+    if (name === 'router')
+      for (const [other, r] of this.hosts) if (other !== name && r.state !== 'done' && r.error !== null && this.isConnected(other)) this.attempt(other);
+  }
+
+  private isConnected(name: string): boolean {
+    try {
+      this.deps.connected(name);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private attempt(name: string): void {
     const r = this.hosts.get(name);
-    if (!online || !r || !r.retry || r.state === 'done' || this.running.has(name)) return;
+    if (!r || !r.retry || r.state === 'done' || this.running.has(name)) return;
     this.running.add(name);
     void this.restore(name, r).finally(() => this.running.delete(name));
   }
@@ -270,14 +290,17 @@ export class Reinstalls {
         { host: name, added: ok ? world.missing : [], missing: world.missing, present: world.present.length, extra: world.extra, relayed: world.relayed, code: world.code, error: world.error },
         ok ? 'saved world restored after the reinstall' : 'the saved world could not be restored after the reinstall',
       );
-      // apk ran: its answer is final (towerctl install --world tries again); a relay or connection failure is retried on the next connection
-      const final = world.code !== null || ok;
+      // apk failed: most often the relay had no router; tried again a few times, on the next connection or when the router is back
+      const attempts = r.attempts + (ok ? 0 : 1);
+      const final = ok || attempts >= MAX_APK_ATTEMPTS;
       if (final) await rm(join(dir, REINSTALL_MARKER), { force: true });
-      set({ state: ok ? 'done' : 'failed', world, retry: !final, error: ok ? null : `${world.error ?? 'apk did not finish'}; towerctl install ${name} --world tries again` });
+      const again = final ? `given up after ${attempts} tries: towerctl install ${name} --world tries again` : `tried again on the next connection or when the router is back (or: towerctl install ${name} --world)`;
+      set({ state: ok ? 'done' : 'failed', world, retry: !final, attempts, error: ok ? null : `${world.error ?? 'apk did not finish'}; ${again}` });
     } catch (err) {
       const message = (err as Error).message.slice(0, 1000);
       log.warn({ host: name, error: message }, 'the saved world could not be restored after the reinstall; tried again on the next connection');
-      set({ state: 'failed', error: `${message}; tried again on the next connection, or: towerctl install ${name} --world` });
+      // still waiting: the marker stays, and so does a towerctl reprovision that waits for the outcome
+      set({ state: 'waiting', error: `${message}; tried again on the next connection (or: towerctl install ${name} --world)` });
     }
   }
 }
