@@ -12,7 +12,7 @@ import { TowerClient } from './rpc.js';
  * The terminal side of a command running on a host: stdin to the command, its stdout/stderr to ours, terminal
  * size changes and (without a terminal) Ctrl-C as signals. Resolves with the command's exit status.
  */
-export function runStream(sock: Socket, rest: Buffer, tty: boolean): Promise<ExitInfo> {
+export function runStream(sock: Socket, rest: Buffer, tty: boolean, out: NodeJS.WritableStream = process.stdout): Promise<ExitInfo> {
   return new Promise((resolve) => {
     const stdin = process.stdin;
     let exit: ExitInfo | undefined;
@@ -51,7 +51,7 @@ export function runStream(sock: Socket, rest: Buffer, tty: boolean): Promise<Exi
       const frames = decoder.push(chunk);
       if (frames === 'invalid') return sock.destroy();
       for (const f of frames) {
-        if (f.type === StreamFrame.Stdout) process.stdout.write(f.payload);
+        if (f.type === StreamFrame.Stdout) out.write(f.payload);
         else if (f.type === StreamFrame.Stderr) process.stderr.write(f.payload);
         else if (f.type === StreamFrame.Exit) {
           try {
@@ -99,6 +99,7 @@ export async function runOnStream<M extends 'exec.run' | 'packages.run'>(
   params: Omit<ParamsIn<M>, 'pty'>,
   tty: boolean,
   onResult: (result: { relayed?: boolean }) => void = () => undefined,
+  out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
   const client = await TowerClient.connect(socketPath(cmd));
   let up;
@@ -109,7 +110,7 @@ export async function runOnStream<M extends 'exec.run' | 'packages.run'>(
     throw err;
   }
   onResult(up.result as { relayed?: boolean });
-  const info = await runStream(up.sock, up.rest, tty);
+  const info = await runStream(up.sock, up.rest, tty, out);
   if (info.error) process.stderr.write(`towerctl: ${escapeControls(info.error)}\n`);
   return exitStatus(info);
 }

@@ -15,6 +15,7 @@ const PHASE_TEXT: Record<JobInfo['phase'], string> = {
   write: 'writing',
   verify: 'verifying',
   inject: 'boot files',
+  upload: 'to the host',
   done: 'done',
   failed: 'failed',
 };

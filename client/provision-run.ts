@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode } from '../protocol/errors.js';
-import type { Event, HostInfo, ProvisionPlan, ProvisionRunResult, Role } from '../protocol/index.js';
+import type { Event, HostInfo, ProvisionPlan, ProvisionRunResult, ReprovisionPlan, ReprovisionRunResult, Role } from '../protocol/index.js';
 import { hashPassword, randomPassword } from '../daemon/shared/sha512crypt.js';
 import { checkWpaPassphrase, wpaPsk } from '../daemon/shared/wpa.js';
 import { confirmTyped } from './confirm-typed.js';
@@ -15,6 +15,7 @@ import { confirm } from './prompt.js';
 import { ProgressView, bytesText } from './progress.js';
 import { TowerClient } from './rpc.js';
 import { setupHost, type SetupResult } from './commands/setup.js';
+import { renderWorldDiff } from './commands/packages.js';
 import { escapeControls as esc, hostColor, json, stateText } from './render.js';
 
 export interface ProvisionOptions {
@@ -120,10 +121,12 @@ interface Waiter {
   cancel(): void;
 }
 
-/** Follows the host's state events: resolves when it is online (or hostkey-mismatch, which needs a human), or after the timeout. */
-function hostWaiter(name: string, onChange: (h: HostInfo) => void): Waiter {
+/**
+ * Follows the host's state events: resolves when `done` says so (by default: online, or hostkey-mismatch, which needs
+ * a human), or after the timeout.
+ */
+function hostWaiter(name: string, onChange: (h: HostInfo) => void, done: (h: HostInfo) => boolean = (h) => h.state === 'online' || h.state === 'hostkey-mismatch'): Waiter {
   let settle: ((h: HostInfo | undefined) => void) | undefined;
-  const done = (h: HostInfo) => h.state === 'online' || h.state === 'hostkey-mismatch';
   const w: Waiter = {
     latest: undefined,
     onEvent(e) {
@@ -270,6 +273,146 @@ export async function provision(name: string, opts: ProvisionOptions, cmd: Comma
     }
     if (opts.json) print(json({ ...result, host: final, ...(setup ? { setup } : {}) }));
     if (setup && setup.code !== 0) throw new ExitError(setup.code, `${name} is up, but its host setup did not finish: towerctl host setup ${name} tries again`);
+  } finally {
+    client.close();
+  }
+}
+
+export interface ReprovisionOptions {
+  image: string;
+  device?: string;
+  toFile?: string;
+  onHost?: boolean;
+  bootDevice?: string;
+  force?: boolean;
+  yes?: boolean;
+  wait: boolean;
+  timeout: string;
+  json?: boolean;
+}
+
+function describeReprovision(plan: ReprovisionPlan): string {
+  const img = plan.image;
+  const imgSize = img.imageBytes === null ? 'size unknown' : bytesText(img.imageBytes);
+  const version = img.towerosVersion ? `, TowerOS ${img.towerosVersion}` : '';
+  let out = `reprovision ${plan.name} (${plan.role}) at ${plan.ip}: new media with its own host keys, LUKS key, address and user; /home is kept\n`;
+  out += `  image   ${img.path} (${img.format}, ${imgSize}${version}; boot partition at ${img.bootPartition.offsetBytes} bytes, ${img.bootPartition.table})\n`;
+  out += `  target  ${plan.target.path}: ${plan.target.description}\n`;
+  out += `  world   ${plan.world ? 'its saved package list is restored on its first connection on the new system' : 'none saved: no packages to restore'}\n`;
+  return esc(out, true);
+}
+
+function reinstallHints(name: string, plan: ReprovisionPlan, last: HostInfo | undefined, timeoutS: number): string {
+  if (last?.state === 'hostkey-mismatch')
+    return `what answers at ${plan.ip} is not ${name} with the key it always had: ${last.lastError ?? 'its host key is not the one pinned'}. Tower does not trust it.`;
+  const state = last ? `${last.state}${last.lastError ? `: ${last.lastError}` : ''}` : 'unknown';
+  return [
+    `${name} did not come back on the new system within ${timeoutS} s (last state: ${state}; reinstall: ${last?.reinstall?.state ?? 'unknown'}).`,
+    `  - the new media are in ${name} and it is powered on; the installer formats root only and can take up to 10 minutes`,
+    `  - if ${name} was up while the media were written, its saved world is restored once it has booted them (a new boot)`,
+    `towerd keeps waiting: the saved world is restored on ${name}'s first connection on the new system ("towerctl host show ${name}").`,
+  ].join('\n');
+}
+
+export async function reprovision(name: string, opts: ReprovisionOptions, cmd: Command): Promise<void> {
+  if ([opts.device, opts.toFile, opts.onHost].filter(Boolean).length !== 1) throw new UsageError('say where the image goes: --device DEV, --to-file FILE or --on-host');
+  if (opts.bootDevice !== undefined && !opts.onHost) throw new UsageError('--boot-device goes with --on-host');
+  if (opts.bootDevice !== undefined && !opts.bootDevice.startsWith('/')) throw new UsageError('--boot-device takes an absolute path on the host, e.g. /dev/mmcblk0');
+  const timeoutS = Number(opts.timeout);
+  if (!Number.isInteger(timeoutS) || timeoutS < 0) throw new UsageError('--timeout takes whole seconds (0: no limit)');
+  const target = opts.onHost
+    ? { kind: 'host' as const, ...(opts.bootDevice ? { path: opts.bootDevice } : {}) }
+    : opts.device
+      ? { kind: 'device' as const, path: resolve(opts.device) }
+      : { kind: 'file' as const, path: resolve(opts.toFile!) };
+  const base = { name, image: resolve(opts.image), target, force: opts.force ?? false };
+  const client = await TowerClient.connect(socketPath(cmd));
+  try {
+    const plan = await client.call('reprovision.check', base);
+    const info = opts.json ? process.stderr : process.stdout;
+    info.write(describeReprovision(plan));
+    for (const w of plan.warnings) process.stderr.write(`warning: ${esc(w)}\n`);
+    if (!opts.yes) {
+      if (plan.target.kind === 'host') {
+        const ok = await confirmTyped(esc(`This overwrites ${plan.target.path} on ${name} (${plan.target.description}) and reboots ${name}.`), name);
+        if (!ok) throw new UsageError('not confirmed; nothing was written');
+      } else if (plan.target.kind === 'device') {
+        const ok = await confirmTyped(esc(`This erases everything on ${plan.target.path} (${plan.target.description}).`), plan.target.name);
+        if (!ok) throw new UsageError('not confirmed; nothing was written');
+      } else if (plan.target.exists && !(await confirm(`Overwrite ${esc(plan.target.path)}?`))) {
+        throw new UsageError('not confirmed; nothing was written');
+      }
+    }
+    const view = new ProgressView(process.stderr, process.stderr.isTTY ? 'tty' : opts.json ? 'json' : 'lines');
+    let finished = false;
+    /** this run's reinstall (its marker's time), once towerd has written it */
+    const run = { since: undefined as string | undefined };
+    const waiter = hostWaiter(
+      name,
+      (h) => {
+        if (!opts.wait || !finished || opts.json) return;
+        process.stderr.write(`${hostColor(h)} ${stateText(h.state)}${h.reinstall && h.reinstall.since === run.since ? `, reinstall ${h.reinstall.state}` : ''}${h.lastError ? ` (${esc(h.lastError)})` : ''}\n`);
+      },
+      (h) => h.state === 'hostkey-mismatch' || (run.since !== undefined && h.reinstall?.since === run.since && (h.reinstall.state === 'done' || h.reinstall.state === 'failed')),
+    );
+    await client.subscribe(['jobs', 'hosts'], (e) => {
+      if (e.type === 'job.progress' && e.job.host === name && e.job.target === plan.target.path && !finished) view.update(e.job);
+      waiter.onEvent(e);
+    });
+    const onSigint = () => {
+      view.end();
+      process.stderr.write(finished ? `towerctl: stopped waiting; towerd restores ${name}'s packages when it comes back\n` : `towerctl: interrupted; towerd stops writing, ${name} is unchanged\n`);
+      client.close();
+      process.exit(ExitCode.Interrupted);
+    };
+    process.on('SIGINT', onSigint);
+    let towerdGone = false;
+    client.onClose(() => {
+      towerdGone = true;
+      waiter.cancel();
+    });
+    let result: ReprovisionRunResult;
+    try {
+      result = await client.call('reprovision.run', { ...base, targetFingerprint: plan.target.fingerprint });
+    } finally {
+      view.end();
+    }
+    finished = true;
+    run.since = result.host.reinstall?.since;
+    const w = result.written;
+    if (!opts.json)
+      print(
+        esc(
+          [
+            `${result.host.name}: ${bytesText(w.bytes)} written to ${plan.target.kind === 'host' ? `${name}:` : ''}${plan.target.path} in ${(w.ms / 1000).toFixed(1)} s (${bytesText(w.bytesPerSecond)}/s), verified (SHA-256 ${w.sha256.slice(0, 16)}…)`,
+            `boot partition: ${result.files.join(', ')} (INSTALLATION_TYPE=upgrade)`,
+            `host keys kept, known_hosts unchanged: ${result.hostKeys.map(fingerprint).join(', ')}`,
+            plan.target.kind === 'host' ? `${name} is rebooting into the new system.` : `Move the ${plan.target.kind === 'device' ? 'card' : 'image'} to ${name} and power it on.`,
+          ].join('\n'),
+          true,
+        ) + '\n',
+      );
+    let final = waiter.latest ?? result.host;
+    if (opts.wait && result.supervised) {
+      process.stderr.write(`waiting for ${name} on the new system${timeoutS ? ` (up to ${timeoutS} s)` : ''}; Ctrl-C stops waiting, not the host\n`);
+      const reached = await waiter.wait(timeoutS * 1000);
+      if (towerdGone) throw new ExitError(ExitCode.DaemonUnreachable, `towerd went away while waiting for ${name}; it restores ${name}'s packages when both are back`);
+      final = reached ?? waiter.latest ?? final;
+      const r = final.reinstall;
+      if (!reached || reached.state === 'hostkey-mismatch' || !r || r.since !== run.since) {
+        if (opts.json) print(json({ ...result, host: final }));
+        throw new ExitError(ExitCode.RemoteFailure, reinstallHints(name, plan, final, timeoutS));
+      }
+      if (opts.json) print(json({ ...result, host: final }));
+      else {
+        print(`${hostColor(final)} is back at ${esc(final.ip)} with the key it always had\n`);
+        if (r.world) print(renderWorldDiff(r.world, { done: r.state === 'done', exact: false }));
+      }
+      if (r.state === 'failed') throw new ExitError(ExitCode.RemoteFailure, `${name} is back, but its saved world was not restored: ${r.error ?? 'unknown error'}`);
+      return;
+    }
+    if (opts.wait && !opts.json) print(`towerd does not supervise hosts, so it cannot restore ${name}'s packages; once it is up: towerctl install ${name} --world\n`);
+    if (opts.json) print(json({ ...result, host: final }));
   } finally {
     client.close();
   }

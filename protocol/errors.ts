@@ -29,6 +29,10 @@ export const ErrorCode = {
   ImageInvalid: -32013,
   /** writing, verifying or preparing the boot partition failed; the host was removed again */
   ProvisionFailed: -32014,
+  /** the host is in use (apps run there) and the operation would end them */
+  HostBusy: -32015,
+  /** the host's folder lacks what a reinstall keeps (its host keys, LUKS key file, tower.env) */
+  IdentityMissing: -32016,
   /** no running app with that id */
   AppNotFound: -32020,
   /** the app or its viewer could not be started */

@@ -1,5 +1,6 @@
 // zod/mini: the same validation as classic zod in a tree-shakable form, so towerctl starts fast (see bench/cli.ts).
 import * as z from 'zod/mini';
+import { WorldRestore } from './world.js';
 
 /** Host names as TowerOS meant them (its own check never ran): 1–15 of [a-z0-9-], no leading/trailing hyphen. */
 export const HOST_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/;
@@ -110,6 +111,18 @@ export const HostClock = z.object({
   error: z.nullable(z.string().check(z.maxLength(500))).check(z.describe('why the last measurement failed')),
 });
 export type HostClock = z.infer<typeof HostClock>;
+/**
+ * A host reinstalled by `towerctl reprovision` until its saved world is restored: `waiting` for its first
+ * connection on the new system, `restoring` (apk runs), then `done` (the difference and apk's outcome) or `failed`.
+ */
+export const ReinstallInfo = z.object({
+  state: z.enum(['waiting', 'restoring', 'done', 'failed']),
+  since: z.iso.datetime(),
+  target: z.string().check(z.maxLength(4096)),
+  world: z.nullable(WorldRestore),
+  error: z.nullable(z.string().check(z.maxLength(2000))),
+});
+export type ReinstallInfo = z.infer<typeof ReinstallInfo>;
 
 export const HostInfo = z.object({
   name: HostName,
@@ -132,5 +145,6 @@ export const HostInfo = z.object({
     z.object({ apps: z.int(), lastSync: z.nullable(z.iso.datetime()), lastError: z.nullable(z.string()) }).check(z.describe('app menus synced from the host (towerctl menu); absent when they are off for it')),
   ),
   clock: z.optional(HostClock.check(z.describe('the host’s clock against the thin client’s (towerd measures it on connection and every clock.everyMs)'))),
+  reinstall: z.optional(ReinstallInfo.check(z.describe('towerctl reprovision: its saved world restored after the first connection on the new system; absent otherwise'))),
 });
 export type HostInfo = z.infer<typeof HostInfo>;

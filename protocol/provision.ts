@@ -45,7 +45,7 @@ export const ImageInfo = z.object({
 export type ImageInfo = z.infer<typeof ImageInfo>;
 
 export const TargetInfo = z.object({
-  kind: z.enum(['device', 'file']),
+  kind: z.enum(['device', 'file', 'host']),
   path: z.string(),
   /** `sdb` for /dev/sdb: what the user types to confirm */
   name: z.string(),
@@ -129,13 +129,13 @@ export const ProvisionRunResult = z.object({
 });
 export type ProvisionRunResult = z.infer<typeof ProvisionRunResult>;
 
-export const JobPhase = z.enum(['register', 'write', 'verify', 'inject', 'done', 'failed']);
+export const JobPhase = z.enum(['register', 'write', 'verify', 'inject', 'upload', 'done', 'failed']);
 export type JobPhase = z.infer<typeof JobPhase>;
 
 /** A long operation of towerd (writing a host image), as reported in `job.progress` events. */
 export const JobInfo = z.object({
   id: z.string(),
-  kind: z.literal('provision'),
+  kind: z.enum(['provision', 'reprovision']),
   host: HostName,
   target: z.string(),
   phase: JobPhase,
@@ -145,6 +145,53 @@ export const JobInfo = z.object({
   message: z.nullable(z.string()),
 });
 export type JobInfo = z.infer<typeof JobInfo>;
+
+/** What reinstalling an existing host takes: the host, the image, where it goes. */
+/** Where a reinstall goes: a device or file here, or (`host`) the host's own boot device, written over its connection. */
+export const ReprovisionTarget = z.union([
+  ProvisionTarget,
+  z.strictObject({
+    kind: z.literal('host'),
+    path: z.optional(AbsolutePath.check(describe('the boot device on the host (default: the disk holding the first of reprovision.bootMounts there)'))),
+  }),
+]);
+export type ReprovisionTarget = z.infer<typeof ReprovisionTarget>;
+
+const reprovisionShape = {
+  name: HostName,
+  image: planShape.image,
+  target: ReprovisionTarget,
+  force: z._default(z.boolean(), false).check(
+    describe('reinstall even while apps run on the host; overwrite an existing target file, accept a non-removable device (never a mounted one or the system disk)'),
+  ),
+};
+
+export const ReprovisionPlan = z.object({
+  name: HostName,
+  role: Role,
+  ip: IPv4,
+  image: ImageInfo,
+  target: TargetInfo,
+  /** apps running on the host now (refused unless force) */
+  appsRunning: z.int(),
+  hostKeys: z.array(z.string().check(z.maxLength(16 * 1024))).check(z.maxLength(8), describe('the host’s own public keys from its folder, pinned as they are')),
+  files: z.array(z.string()).check(describe('what goes onto the boot partition')),
+  /** the host has a saved world to restore after its first connection on the new system */
+  world: z.boolean(),
+  warnings: z.array(z.string()),
+});
+export type ReprovisionPlan = z.infer<typeof ReprovisionPlan>;
+
+export const ReprovisionRunResult = z.object({
+  host: HostInfo,
+  hostKeys: z.array(z.string()),
+  files: z.array(z.string()),
+  written: ProvisionRunResult.shape.written,
+  supervised: z.boolean(),
+  world: z.boolean(),
+  warnings: z.array(z.string()),
+});
+export type ReprovisionRunResult = z.infer<typeof ReprovisionRunResult>;
 
 export const provisionMethods = {
   'provision.check': {
@@ -162,5 +209,21 @@ export const provisionMethods = {
       'The host then shows `provisioning` until towerd first reaches it.',
     params: ProvisionRunParams,
     result: ProvisionRunResult,
+  },
+  'reprovision.check': {
+    description:
+      'Check a reinstall of an existing host without changing anything: its folder must hold its host keys, crypto_keyfile.bin and tower.env; ' +
+      'refused while apps run on it unless force; the image and the target are checked as for provision.check.',
+    params: z.strictObject(reprovisionShape),
+    result: ReprovisionPlan,
+  },
+  'reprovision.run': {
+    description:
+      'Reinstall a host: write the image to the target, verify it by SHA-256, and put on its FAT boot partition the host’s own tower.env ' +
+      '(INSTALLATION_TYPE=upgrade, no PASSWORD_HASH: /home and its LUKS key survive), crypto_keyfile.bin and host keys, unchanged; known_hosts is not touched. ' +
+      '`job.progress` events go to `jobs` subscribers; closing the connection aborts. Afterwards the host shows `reinstall` ' +
+      'until its first connection on the new system, when towerd restores its saved world (as towerctl install --world).',
+    params: z.strictObject({ ...reprovisionShape, targetFingerprint: ProvisionRunParams.shape.targetFingerprint }),
+    result: ReprovisionRunResult,
   },
 } as const;

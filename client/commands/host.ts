@@ -26,8 +26,19 @@ function renderHost(h: HostInfo): string {
       ['posture', h.posture ? `${h.posture} (towerctl audit ${esc(h.name)})` : '-'],
       ['menu', !h.menu ? 'off' : h.menu.lastError ? esc(`sync failed ${ago(h.menu.lastSync)}: ${h.menu.lastError}`) : h.menu.lastSync ? `${h.menu.apps} apps, synced ${ago(h.menu.lastSync)}` : 'not synced yet'],
       ['clock', clockLine(h.clock)],
+      ...(h.reinstall ? [['reinstall', reinstallText(h)]] : []),
     ],
   );
+}
+
+/** `towerctl reprovision`'s state for `host show`: waiting for the new system, restoring, or the outcome. */
+function reinstallText(h: HostInfo): string {
+  const r = h.reinstall!;
+  const at = `media written ${r.since.slice(0, 19).replace('T', ' ')} UTC`;
+  if (r.state === 'waiting') return esc(`${at}; its saved world is restored on its first connection on the new system${r.error ? ` (last try: ${r.error})` : ''}`);
+  if (r.state === 'restoring') return `${at}; restoring its saved world`;
+  const diff = r.world ? `${r.world.missing.length} added, ${r.world.present.length} already there, ${r.world.extra.length} extra` : 'no saved world';
+  return esc(r.state === 'done' ? `${at}; world restored (${diff})` : `${at}; world not restored: ${r.error ?? ''}`);
 }
 
 interface AddOptions {

@@ -3,7 +3,7 @@ import { ExitCode } from '../../protocol/errors.js';
 import { TOWER_VERSION } from '../../protocol/version.js';
 import { confirmTyped } from '../confirm-typed.js';
 import { UsageError, print, withClient } from '../context.js';
-import type { ProvisionOptions } from '../provision-run.js';
+import type { ProvisionOptions, ReprovisionOptions } from '../provision-run.js';
 import { escapeControls as esc, hostColor, json } from '../render.js';
 
 const PROVISION_HELP = `
@@ -73,6 +73,62 @@ export function register(program: Command): void {
       const run = await import('../provision-run.js');
       try {
         await run.provision(name, opts, cmd);
+      } catch (err) {
+        if (!(err instanceof run.ExitError)) throw err;
+        process.stderr.write(`towerctl: ${esc(err.message, true)}\n`);
+        process.exitCode = err.code;
+      }
+    });
+
+  program
+    .command('reprovision')
+    .description('Reinstall a host keeping its identity: new boot media with its own host keys, LUKS key, address and user; /home survives; its saved packages come back.')
+    .argument('<host>', 'a host made by towerctl provision (or TowerOS)')
+    .requiredOption('--image <file>', 'host image: raw (.img) or xz-compressed (.img.xz)')
+    .addOption(new Option('--device <dev>', 'write to this whole removable block device, e.g. /dev/sdb').conflicts('toFile'))
+    .addOption(new Option('--to-file <file>', 'write a ready image to this file instead (created 0600: it holds the host’s keys)').conflicts(['device', 'onHost']))
+    .addOption(new Option('--on-host', 'write the image onto the host’s own boot device over its connection, then reboot it').conflicts(['device', 'toFile']))
+    .option('--boot-device <dev>', 'with --on-host: the boot device on the host (default: the disk holding its boot partition mount)')
+    .option('--force', 'reinstall even while apps run on the host; overwrite an existing file, accept a non-removable device')
+    .option('-y, --yes', 'do not ask before wiping (required when stdin is not a terminal)')
+    .option('--no-wait', 'do not wait for the host to come back and its packages to be restored')
+    .option('--timeout <seconds>', 'how long to wait (0: no limit)', '600')
+    .option('--json', 'print the result as JSON (progress goes to stderr)')
+    .addHelpText(
+      'after',
+      `
+What it does, in order:
+  1. checks that ~/.local/tower/hosts/HOST/ holds the host's own keys (ssh_host_*_key), crypto_keyfile.bin and
+     tower.env, that no app runs on it (--force reinstalls anyway), and the image and the target as provision does
+  2. asks you to type the device name before wiping it (or --yes)
+  3. writes the image with a progress bar, reads it back and compares SHA-256, then puts on its FAT boot partition
+     the host's tower.env with INSTALLATION_TYPE=upgrade (and no PASSWORD_HASH: the host's users stay as they are),
+     crypto_keyfile.bin and the host keys, all as they were: the installer formats root only and opens /home with
+     the same key. Nothing changes in known_hosts or ~/.local/tower/config
+     With --on-host the media are made the same way in a private temporary file here, then streamed over the
+     host's connection into "dd of=DEV" under packages.privilege, read back there (sha256sum) and compared, and
+     the host is rebooted (reprovision.rebootCommand); the boot device is --boot-device, or the disk holding the
+     first of reprovision.bootMounts that is mounted on the host; the disk of its root file system is refused
+  4. waits until the host answers on the new system with the key it always had, then towerd restores its saved
+     world (~/.local/tower/hosts/HOST/world) as "towerctl install HOST --world" does (offline hosts through the
+     package relay) and the difference is printed. If the host was up while the media were written, the restore
+     waits for its next boot (its boot id changes). Without waiting (--no-wait), towerd still restores it.
+
+If anything fails while writing (or you press Ctrl-C), the host is unchanged and a file created for it is removed.
+
+Exit status: 0 the host is back with its packages (or written, with --no-wait); 1 refused or failed; 2 usage or not
+confirmed; 3 towerd not running; 4 the host did not come back in time, answered with another key, or its packages
+could not be restored (towerctl install HOST --world tries again).
+
+Examples:
+  $ towerctl reprovision office --image toweros-host-0.8.0-20250101.img.xz --device /dev/sdb
+  $ towerctl reprovision office --image host.img --to-file /tmp/office.img --yes --no-wait
+  $ towerctl reprovision office --image toweros-host-0.8.0-20250101.img.xz --on-host --boot-device /dev/sda`,
+    )
+    .action(async (name: string, opts: ReprovisionOptions, cmd: Command) => {
+      const run = await import('../provision-run.js');
+      try {
+        await run.reprovision(name, opts, cmd);
       } catch (err) {
         if (!(err instanceof run.ExitError)) throw err;
         process.stderr.write(`towerctl: ${esc(err.message, true)}\n`);

@@ -1,6 +1,6 @@
 // What features offer each other. A feature imports another only through one of these declared interfaces, handed
 // to it in daemon/features.ts; never the other feature's modules.
-import type { HostClock, PackageAction, SoundState } from '../../protocol/index.js';
+import type { HostClock, PackageAction, SoundState, WorldDiff, WorldRestore } from '../../protocol/index.js';
 import type { HostSession } from './ssh/session.js';
 
 /** The apps feature: a host's app displays, most recent (focused) first, and how many apps run there. */
@@ -43,6 +43,10 @@ export interface PackagesPort {
    * an automatic update: every successful apk change, which saves the host's world); the result stops it
    */
   watchChanges?(fn: (host: string) => void): () => void;
+  /** the host's saved world (hosts/NAME/world) against its /etc/apk/world */
+  worldDiff(host: string): Promise<WorldDiff>;
+  /** `towerctl install HOST --world` run by towerd itself: apk add of what is missing, the way install runs it */
+  restoreWorld(host: string): Promise<WorldRestore>;
 }
 
 /** A host's clock against the thin client's, ms: offset (host minus here), its bound and the round trip used. */

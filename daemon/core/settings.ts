@@ -306,6 +306,20 @@ export const Settings = z
       })
       .strict()
       .prefault({}),
+    reprovision: z
+      .object({
+        /** --on-host: argv run on the host once its new system is on its boot device */
+        rebootCommand: z.array(z.string().min(1)).min(1).max(32).default(['sudo', 'reboot']),
+        /** argv whose output tells one boot of a host from the next (the first connection on the new system) */
+        bootIdCommand: z.array(z.string().min(1)).min(1).max(32).default(['cat', '/proc/sys/kernel/random/boot_id']),
+        /** --on-host without --boot-device: the disk holding the first of these mounts is the host's boot device */
+        bootMounts: z
+          .array(z.string().regex(/^\/[^\0]{0,4095}$/, 'an absolute path'))
+          .max(16)
+          .default(['/media/usb', '/media/mmcblk0p1', '/boot']),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((s) => s.firstHostOctet <= s.lastHostOctet, { message: 'firstHostOctet must not exceed lastHostOctet' })

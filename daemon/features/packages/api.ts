@@ -4,6 +4,7 @@ import type { PackagesPort } from '../../core/ports.js';
 import { ptyOptions, runStreamed } from '../../core/exec/run.js';
 import type { RelayTrail } from './relay/trail.js';
 import type { Implementation } from '../../core/rpc/dispatch.js';
+import { worldDiff } from './world.js';
 
 export function packageMethods(core: Core, apk: PackagesPort, trail: RelayTrail): Implementation {
   return {
@@ -30,6 +31,7 @@ export function packageMethods(core: Core, apk: PackagesPort, trail: RelayTrail)
       });
       return { id, relayed: run.relayed };
     },
+    'packages.world': ({ host, text, from }) => worldDiff(core, host, text === undefined ? undefined : { text, from }),
     'relay.trail': ({ host, limit }) => ({ hosts: trail.summary(host, limit) }),
   };
 }

@@ -4,7 +4,10 @@ import type { ApkSession, PackagesPort } from '../../core/ports.js';
 import { runCaptured } from '../../core/exec/run.js';
 import { apkArgv, privilegeMissing, privilegeMissingMessage, privilegeProbe, type ApkCommand } from './command.js';
 import type { OpenRelay, RelayManager } from './relay/manager.js';
-import { saveWorld } from './world.js';
+import { saveWorld, worldDiff } from './world.js';
+
+/** How long towerd lets apk run when it restores a world by itself (no terminal to interrupt it). */
+const RESTORE_TIMEOUT_MS = 30 * 60_000;
 
 function apkFailure(what: string, r: { code: number | null; stderr: string }, host: string, cmd: Pick<ApkCommand, 'privilege'>): Error {
   if (r.code === null) return new Error(`${what}: no exit status (connection lost or timed out)`);
@@ -28,10 +31,25 @@ export function apkSessions(core: Core, relays: RelayManager): PackagesPort {
       }
     }
   };
-  return {
+  const port: PackagesPort = {
     watchChanges(fn) {
       watchers.add(fn);
       return () => void watchers.delete(fn);
+    },
+    worldDiff: (host) => worldDiff(core, host),
+    async restoreWorld(host) {
+      const diff = await worldDiff(core, host);
+      if (diff.missing.length === 0) return { ...diff, relayed: false, code: null, error: null };
+      const run = await port.open(host);
+      try {
+        core.log.info({ host, packages: diff.missing, relayed: run.relayed }, 'restoring the saved world');
+        const r = await runCaptured(run.session, run.argv('add', diff.missing, { progress: false }), RESTORE_TIMEOUT_MS);
+        if (r.code === 0) await run.saveWorld();
+        const error = r.code === 0 ? null : run.failure(`apk add on ${host}`, r).message;
+        return { ...diff, relayed: run.relayed, code: r.code, error };
+      } finally {
+        await run.close();
+      }
     },
     async open(host: string): Promise<ApkSession> {
       const session = core.connected(host);
@@ -62,4 +80,5 @@ export function apkSessions(core: Core, relays: RelayManager): PackagesPort {
       };
     },
   };
+  return port;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import type { Event, JobInfo, JobPhase, Params, ProvisionPlan, ProvisionRunResult, HostInfo } from '../../../protocol/index.js';
+import type { Event, ImageInfo, JobInfo, JobPhase, Params, ProvisionPlan, ProvisionRunResult, HostInfo } from '../../../protocol/index.js';
 import type { Logger } from '../../core/log.js';
 import { hostDir, type Paths } from '../../shared/paths.js';
 import { networkOf } from '../../core/registry/addressing.js';
@@ -13,7 +13,7 @@ import { inspectImage } from './image.js';
 import { thinClientDefaults } from './locale.js';
 import { KEYFILE_NAME, bootFiles, makeMaterial } from './material.js';
 import { TargetRefusedError, checkTarget, type CheckedTarget } from './target.js';
-import { writeImage, type Progress } from './write.js';
+import { writeImage, type Progress, type WriteResult } from './write.js';
 import { TowerError } from '../../core/errors.js';
 
 export interface ProvisionDeps {
@@ -74,7 +74,7 @@ export async function planProvision(deps: ProvisionDeps, p: Params<'provision.ch
 }
 
 /** Publishes job.progress at most every 200 ms, and always on a change of phase. */
-function progressReporter(deps: ProvisionDeps, base: Pick<JobInfo, 'id' | 'host' | 'target'>) {
+export function progressReporter(deps: Pick<ProvisionDeps, 'publish'>, base: Pick<JobInfo, 'id' | 'host' | 'target' | 'kind'>) {
   let last = 0;
   let lastPhase: JobPhase | undefined;
   let rateFrom = { at: performance.now(), bytes: 0, phase: undefined as JobPhase | undefined };
@@ -86,8 +86,27 @@ function progressReporter(deps: ProvisionDeps, base: Pick<JobInfo, 'id' | 'host'
     const bytesPerSecond = secs > 0.2 ? Math.round((bytesDone - rateFrom.bytes) / secs) : null;
     last = now;
     lastPhase = phase;
-    deps.publish({ type: 'job.progress', topic: 'jobs', job: { ...base, kind: 'provision', phase, bytesDone, bytesTotal, bytesPerSecond, message } });
+    deps.publish({ type: 'job.progress', topic: 'jobs', job: { ...base, phase, bytesDone, bytesTotal, bytesPerSecond, message } });
   };
+}
+
+/**
+ * The media of a host, for provision and reprovision alike: the image written to the target and verified, then
+ * `files` (their base names) put on its FAT boot partition and read back.
+ */
+export async function writeBootMedia(
+  image: ImageInfo,
+  target: CheckedTarget,
+  files: string[],
+  opts: { force: boolean; signal: AbortSignal; report: ReturnType<typeof progressReporter>; last?: boolean },
+): Promise<WriteResult> {
+  const { signal, report } = opts;
+  const written = await writeImage(image, target, { force: opts.force, signal, onProgress: (pr: Progress) => report(pr.phase, pr.bytesDone, pr.bytesTotal) });
+  report('inject', 0, files.length);
+  signal.throwIfAborted();
+  await injectFiles(target.path, image.bootPartition.offsetBytes, files, target.kind === 'device');
+  if (opts.last !== false) report('done', written.bytes, written.bytes, `verified by SHA-256 (${written.verifiedBy})`);
+  return written;
 }
 
 /**
@@ -102,7 +121,7 @@ export async function runProvision(deps: ProvisionDeps, p: Params<'provision.run
     throw new TargetRefusedError(`${plan.target.path} is not the ${plan.target.kind} that was checked (was the card swapped?); check and confirm again`);
   const material = makeMaterial({ ...p, towerosVersion: plan.image.towerosVersion }, await thinClientDefaults());
   const jobId = randomBytes(6).toString('hex');
-  const report = progressReporter(deps, { id: jobId, host: p.name, target: target.path });
+  const report = progressReporter(deps, { id: jobId, host: p.name, target: target.path, kind: 'provision' });
   log.info(
     { host: p.name, role: p.role, ip: plan.ip, image: plan.image.path, format: plan.image.format, target: target.path, targetKind: target.kind, job: jobId, replaces: plan.replaces },
     'provisioning',
@@ -129,17 +148,9 @@ export async function runProvision(deps: ProvisionDeps, p: Params<'provision.run
   });
   material.keyfile.fill(0);
   try {
-    const written = await writeImage(plan.image, target, {
-      force: p.force,
-      signal,
-      onProgress: (pr: Progress) => report(pr.phase, pr.bytesDone, pr.bytesTotal),
-    });
     const dir = hostDir(deps.paths, p.name);
     const files = bootFiles(material.hostKeys);
-    report('inject', 0, files.length);
-    signal.throwIfAborted();
-    await injectFiles(target.path, plan.image.bootPartition.offsetBytes, files.map((f) => join(dir, f)), target.kind === 'device');
-    report('done', written.bytes, written.bytes, `verified by SHA-256 (${written.verifiedBy})`);
+    const written = await writeBootMedia(plan.image, target, files.map((f) => join(dir, f)), { force: p.force, signal, report });
     log.info(
       { host: p.name, job: jobId, bytes: written.bytes, ms: written.ms, bytesPerSecond: written.bytesPerSecond, sha256: written.sha256, verifiedBy: written.verifiedBy, files: files.length },
       'host image written and verified',

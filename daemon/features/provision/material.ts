@@ -63,3 +63,40 @@ export function makeMaterial(req: MaterialRequest, defaults: LocaleDefaults): Ma
 export function bootFiles(hostKeys: readonly HostKey[]): string[] {
   return ['tower.env', KEYFILE_NAME, ...hostKeys.flatMap((k) => [k.file, `${k.file}.pub`])];
 }
+
+/** What a reinstalled host keeps, from the registry: its name, network, address, login user, colour and the thin client's key. */
+export interface HostFacts {
+  name: string;
+  role: Role;
+  ip: string;
+  user: string;
+  color: number;
+  /** the thin client's public key for the host (its id_ed25519.pub now) */
+  publicKey: string;
+}
+
+/**
+ * tower.env for reinstalling a host (TowerOS's `upgrade --hosts`): the host's own, as saved at provision, with the
+ * facts the registry has now (a key rotated or a colour changed since), `INSTALLATION_TYPE=upgrade` so that the
+ * installer formats root only and opens the LUKS /home with the same key file, no `PASSWORD_HASH` (the users and
+ * their passwords live on), and the branch and version of the new image.
+ */
+export function upgradeEnv(saved: Record<string, string>, facts: HostFacts, towerosVersion: string | null): Record<string, string> {
+  const { PASSWORD_HASH: _password, ...env } = saved;
+  env.HOSTNAME = facts.name;
+  env.USERNAME = facts.user;
+  env.PUBLIC_KEY = facts.publicKey.trim();
+  env.ONLINE = facts.role === 'offline' ? 'false' : 'true';
+  env.STATIC_HOST_IP = facts.ip;
+  env.COLOR = String(facts.color);
+  env.INSTALLATION_TYPE = 'upgrade';
+  env.ALPINE_BRANCH = ALPINE_BRANCH;
+  if (towerosVersion) env.TOWEROS_VERSION = towerosVersion;
+  return env;
+}
+
+/** The host key files of a host folder that go onto a reinstalled host's boot partition, in provision's order. */
+export function reinstallBootFiles(present: readonly string[]): { files: string[]; hostKeys: string[] } {
+  const hostKeys = ['ed25519', 'ecdsa', 'rsa'].map((t) => `ssh_host_${t}_key`).filter((f) => present.includes(f) && present.includes(`${f}.pub`));
+  return { files: ['tower.env', KEYFILE_NAME, ...hostKeys.flatMap((f) => [f, `${f}.pub`])], hostKeys };
+}
