@@ -36,7 +36,7 @@ async function bashComplete(words: string[]): Promise<string[]> {
 describe('shell completion', () => {
   it('bash completes commands, subcommands and options', async () => {
     expect(await bashComplete(['towerctl', 'st'])).toEqual(['status']);
-    expect(await bashComplete(['towerctl', 'host', 'r'])).toEqual(['reconnect', 'rm', 'remove']);
+    expect(await bashComplete(['towerctl', 'host', 'r'])).toEqual(['reconnect', 'rm', 'remove', 'rotate-key']);
     expect(await bashComplete(['towerctl', 'host', 'add', 'x', '--of'])).toEqual(['--offline']);
     expect(await bashComplete(['towerctl', '--socket', '/x', 'logs', '--fo'])).toEqual(['--follow']);
   });
