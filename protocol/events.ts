@@ -4,6 +4,7 @@ import { JobInfo } from './provision.js';
 import { AppEvents } from './apps.js';
 import { ClipboardEvents } from './clipboard.js';
 import { AuditEvents } from './audit.js';
+import { BackupEvents } from './backup.js';
 import { HostUpdates } from './updates.js';
 import { LOG_LEVELS, TOPICS } from './constants.js';
 
@@ -49,6 +50,7 @@ export const Event = z.discriminatedUnion('type', [
   ...AppEvents,
   ...ClipboardEvents,
   ...AuditEvents,
+  ...BackupEvents,
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventType = Event['type'];

@@ -73,6 +73,15 @@ export type ClipboardMode = z.infer<typeof ClipboardMode>;
 export const Posture = z.enum(['ok', 'open', 'unknown']);
 export type Posture = z.infer<typeof Posture>;
 
+/** A host's backups as HostInfo shows them (status, the bar). */
+export const BackupSummary = z.object({
+  sets: z.int(),
+  lastOkAt: z.nullable(z.iso.datetime()).check(z.describe('the oldest of the sets’ newest successful backups (null: a set has none)')),
+  stale: z.boolean(),
+  running: z.boolean(),
+});
+export type BackupSummary = z.infer<typeof BackupSummary>;
+
 export const HostInfo = z.object({
   name: HostName,
   role: Role,
@@ -90,5 +99,6 @@ export const HostInfo = z.object({
   clipboard: z.optional(ClipboardMode.check(z.describe('clipboard policy of the host (desktop.clipboard)'))),
   updates: z.optional(UpdateSummary.check(z.describe('automatic security updates; absent when they are off for this host'))),
   posture: z.optional(Posture.check(z.describe('the last posture audit (towerctl audit); absent before the first'))),
+  backup: z.optional(BackupSummary.check(z.describe('backup sets of this host (towerctl backup); absent when it has none'))),
 });
 export type HostInfo = z.infer<typeof HostInfo>;

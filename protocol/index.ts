@@ -13,3 +13,4 @@ export * from './stream.js';
 export * from './errors.js';
 export * from './version.js';
 export * from './constants.js';
+export * from './backup.js';

@@ -9,6 +9,7 @@ import { updateMethods } from './updates.js';
 import { clipboardMethods } from './clipboard.js';
 import { setupMethods } from './setup.js';
 import { auditMethods } from './audit.js';
+import { backupMethods } from './backup.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -178,6 +179,7 @@ export const methods = {
   ...clipboardMethods,
   ...setupMethods,
   ...auditMethods,
+  ...backupMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

@@ -40,7 +40,7 @@ export interface Core {
 }
 
 /** The part of HostInfo a feature owns (sound, clipboard, updates, …). */
-export type HostInfoPart = Partial<Pick<HostInfo, 'sound' | 'clipboard' | 'updates' | 'posture'>>;
+export type HostInfoPart = Partial<Pick<HostInfo, 'sound' | 'clipboard' | 'updates' | 'posture' | 'backup'>>;
 
 /**
  * One feature of towerd: its RPC methods, its lifecycle, and what it does when hosts or their connections change.
