@@ -22,6 +22,7 @@ import { register as provision } from './commands/provision.js';
 import { register as apps } from './commands/apps.js';
 import { register as clip } from './commands/clip.js';
 import { register as doctor } from './commands/doctor.js';
+import { register as backup } from './commands/backup.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -46,6 +47,7 @@ const COMMANDS: [names: string[], register: (program: Command) => void][] = [
   [['install', 'remove', 'upgrade', 'relay'], packages],
   [['updates'], updates],
   [['audit'], audit],
+  [['backup'], backup],
   [['run', 'apps', 'close'], apps],
   [['clip'], clip],
   [['doctor'], doctor],

@@ -1,6 +1,7 @@
 import type { Core, Feature } from './core/feature.js';
 import { appsFeature } from './features/apps/index.js';
 import { auditFeature } from './features/audit/index.js';
+import { backupFeature } from './features/backup/index.js';
 import { clipboardFeature } from './features/clipboard/index.js';
 import { execFeature } from './features/exec/index.js';
 import { forwardsFeature } from './features/forwards/index.js';
@@ -30,5 +31,6 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const provision = provisionFeature(core);
   const setup = setupFeature(core, { packages: packages.port, sound: sound.port });
   const audit = auditFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit];
+  const backup = backupFeature(core);
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit, backup];
 }

@@ -43,6 +43,12 @@ export const ErrorCode = {
   WaylandUnavailable: -32033,
   /** a command towerd needs on the host is not there (the privilege command apk runs under) */
   CommandMissing: -32040,
+  /** the host has no backup set of that name (towerd.json backup.sets) */
+  NoBackupSet: -32050,
+  /** the set's repository key is not on this thin client (no backup has run yet) */
+  NoBackupKey: -32051,
+  /** restic failed, or the snapshot asked for is not in the repository */
+  BackupFailed: -32052,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

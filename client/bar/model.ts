@@ -44,6 +44,7 @@ export function applyEvent(v: UpView, e: Event): BarView {
     case 'host.state':
     case 'host.updates':
     case 'host.posture':
+    case 'host.backup':
       // a state change of a host this view does not know yet (missed add) still shows it
       return { ...v, hosts: v.hosts.some((h) => h.name === e.host.name) ? v.hosts.map((h) => (h.name === e.host.name ? pick(e.host) : h)) : upsert(v.hosts, e.host) };
     case 'host.removed':

@@ -39,3 +39,8 @@ export interface ApkSession {
 export interface PackagesPort {
   open(host: string): Promise<ApkSession>;
 }
+
+/** The backup feature: how many backup sets back up a host (towerd.json backup.sets). */
+export interface BackupPort {
+  sets(host: string): number;
+}
