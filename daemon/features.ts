@@ -29,8 +29,8 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const packages = packagesFeature(core);
   const updates = updatesFeature(core, { apps: opts.runningApps ? { running: opts.runningApps } : apps.port, packages: packages.port });
   const provision = provisionFeature(core);
-  const setup = setupFeature(core, { packages: packages.port, sound: sound.port });
-  const audit = auditFeature(core);
   const backup = backupFeature(core);
+  const setup = setupFeature(core, { packages: packages.port, sound: sound.port, backup: backup.port });
+  const audit = auditFeature(core);
   return [forwards, exec, sound, apps, clipboard, packages, updates, provision, setup, audit, backup];
 }

@@ -2,7 +2,7 @@ import type { Event, HostInfo, RegistryStatus } from '../../protocol/index.js';
 import { compareHosts } from '../../daemon/shared/hostorder.js';
 
 /** What the bar shows of a host; the rest of HostInfo never reaches the screen. */
-export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError' | 'updates' | 'sound' | 'clipboard' | 'posture'>;
+export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError' | 'updates' | 'sound' | 'clipboard' | 'posture' | 'backup'>;
 
 export interface UpView {
   daemon: 'up';
@@ -20,6 +20,7 @@ function pick(h: BarHost): BarHost {
   if (h.sound) b.sound = h.sound;
   if (h.clipboard) b.clipboard = h.clipboard;
   if (h.posture) b.posture = h.posture;
+  if (h.backup) b.backup = h.backup;
   return b;
 }
 

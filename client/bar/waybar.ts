@@ -3,7 +3,7 @@
 // Waybar parses text and tooltip as pango markup (unless "escape": true), so both are escaped here.
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
-import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, type SummaryClass } from './present.js';
+import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, backupMark, type SummaryClass } from './present.js';
 
 export interface WaybarOutput {
   text: string;
@@ -28,7 +28,9 @@ function hostLine(h: BarHost): string {
   const desk = desktopMarks(h).map((m) => ' ' + colored(m.text, TONE_HEX[m.tone])).join('');
   const posture = postureMark(h);
   const pos = posture ? ' ' + colored(posture.text, TONE_HEX[posture.tone]) : '';
-  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}${upd}${desk}${pos}`;
+  const backup = backupMark(h);
+  const bk = backup ? ' ' + colored(backup.text, TONE_HEX[backup.tone]) : '';
+  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}${upd}${desk}${pos}${bk}`;
 }
 
 export function waybarOutput(view: BarView): WaybarOutput {
@@ -40,6 +42,7 @@ export function waybarOutput(view: BarView): WaybarOutput {
   if (!view.registry.ok) classes.push('registry-invalid');
   const open = view.hosts.filter((h) => h.posture === 'open').length;
   if (open) classes.push('posture-open');
+  if (view.hosts.some((h) => h.backup?.stale)) classes.push('backup-stale');
   const head = `towerd: ${s.total ? `${s.online} of ${s.total} online${s.down ? `, ${s.down} down` : ''}` : 'no hosts'}`;
   const lines = [escapeMarkup(head), ...view.hosts.map(hostLine)];
   if (!view.registry.ok) lines.push(escapeMarkup(`⚠ registry on disk is invalid, not applied: ${view.registry.error ?? ''}`));

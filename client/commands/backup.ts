@@ -90,7 +90,9 @@ Examples:
   restored office/home snapshot 3f2a9c1e into /home/user/TowerRestore/3f2a9c1e-20260104-031502
   $ towerctl backup restore office 3f2a9c1e --path /home/user/notes.txt --to /home/user/old-notes`,
     )
-    .action(async (host: string, snapshot: string | undefined, opts: { set?: string; to?: string; path?: string[]; inPlace?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (host: string, snapshot: string | undefined, _opts: unknown, cmd: Command) => {
+      // --json and --set after the subcommand are taken by `backup`'s options of the same name: read both levels
+      const opts = cmd.optsWithGlobals<{ set?: string; to?: string; path?: string[]; inPlace?: boolean; json?: boolean }>();
       if (opts.inPlace && opts.to) throw new UsageError('give --to or --in-place, not both');
       for (const p of opts.path ?? []) if (!p.startsWith('/')) throw new UsageError(`--path ${p}: an absolute path, as in the snapshot (see towerctl backup ${host} --list)`);
       const r = await withClient(cmd, (c) =>
@@ -132,14 +134,18 @@ Examples:
   $ towerctl backup verify
   $ towerctl backup verify office --json`,
     )
-    .action(async (hosts: string[], opts: { set?: string; json?: boolean }, cmd: Command) => {
+    .action(async (hosts: string[], _opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ set?: string; json?: boolean }>();
       const { results } = await withClient(cmd, (c) => c.call('backup.verify', { ...(hosts.length ? { hosts } : {}), ...(opts.set ? { set: opts.set } : {}) }));
       print(opts.json ? json(results) : renderResults(results));
       process.exitCode = resultsExitCode(results);
     });
 }
 
-/** The subcommands of `towerctl backup`, each added by one builder. */
+/**
+ * The subcommands of `towerctl backup`, each added by one builder. `backup`'s own --json and --set are parsed
+ * wherever they stand, so a subcommand reads its options with cmd.optsWithGlobals().
+ */
 export const BACKUP_SUBCOMMANDS: ((backup: Command) => void)[] = [restoreCommand, verifyCommand];
 
 export function register(program: Command): void {

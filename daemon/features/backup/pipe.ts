@@ -18,6 +18,9 @@ export async function prepareFolder(core: Core, storage: string, folder: string,
   return path;
 }
 
+/** restic 0.14 opens a second sftp session beside the first now and then; more than this at once is not restic */
+const MAX_OPEN = 4;
+
 export interface Pipe {
   /** the port on the source host's 127.0.0.1 that leads to the storage host's sftp-server */
   readonly port: number;
@@ -30,8 +33,8 @@ export interface Pipe {
  * A way from the source host to the storage host's `sftp` subsystem that only towerd joins: a remote forward on the
  * source host's 127.0.0.1 (random port) to a Unix socket in towerd's private runtime folder; each connection there
  * gets its own sftp channel on the storage host's supervised connection, with every request checked against the
- * repository folder (sftpjail.ts). At most `maxConnections` connections are taken over the pipe's life and one at
- * a time: each is one restic process of this run.
+ * repository folder (sftpjail.ts). At most `maxConnections` connections are taken over the pipe's life, MAX_OPEN at
+ * a time: restic's of this run (the listener exists only while the run does).
  */
 export async function openPipe(core: Core, p: { source: string; storage: string; root: string; maxConnections: number; readyMs: number }): Promise<Pipe> {
   const sock = join(core.runtimeDir, `backup-${randomBytes(6).toString('hex')}.sock`);
@@ -42,8 +45,15 @@ export async function openPipe(core: Core, p: { source: string; storage: string;
   let taken = 0;
   let open = 0;
   const log = core.log.child({ host: p.source });
+  // a cut cable leaves channels that never close by themselves: when either host's connection goes, so does the pipe
+  const sessions = [p.source, p.storage].map((n) => core.supervisor?.get(n)).filter((x) => x !== undefined);
+  const onState = (st: { state: string }) => {
+    if (st.state === 'online') return;
+    for (const x of live) x.destroy();
+  };
+  for (const x of sessions) x.on('state', onState);
   const server: Server = createServer((c) => {
-    if (taken >= p.maxConnections || open > 0) {
+    if (taken >= p.maxConnections || open >= MAX_OPEN) {
       log.warn({ storage: p.storage, taken, open }, 'backup pipe: an extra connection was refused');
       return void c.destroy();
     }
@@ -114,6 +124,7 @@ export async function openPipe(core: Core, p: { source: string; storage: string;
   let info: ForwardInfo | undefined;
   let closeServer = () =>
     new Promise<void>((r) => {
+      for (const x of sessions) x.off('state', onState);
       for (const s of live) s.destroy();
       server.close(() => r());
     });

@@ -51,9 +51,9 @@ r restore "$S" --target "$T" "$@"
 
 export type Action = { kind: 'backup'; name: string; homeOnly: boolean; args: string[] } | { kind: 'check'; percent: number } | { kind: 'snapshots' } | { kind: 'restore'; snapshot: string; target: string; inPlace: boolean; includes: string[] };
 
-/** restic processes an action starts at most (each takes one connection through the pipe) */
+/** connections an action may take through the pipe: restic processes it starts, each with up to 4 sftp sessions */
 export function connectionsFor(a: Action): number {
-  return a.kind === 'backup' ? 5 : a.kind === 'check' ? 2 : 1;
+  return 4 * (a.kind === 'backup' ? 5 : a.kind === 'check' ? 2 : 1);
 }
 
 export function argvFor(a: Action, common: { repo: string; restic: string; netcat: string; port: number }): string[] {
@@ -139,7 +139,7 @@ export function readLine(line: string, out: Outcome, progress: (p: BackupProgres
  * Run one action on the source host: the password goes in as stdin's first line, stdout is read line by line (each
  * line bounded), stderr's end is kept for errors. `abort` closes the channel (the host's restic gets SIGPIPE/EOF).
  */
-export function runRestic(s: HostSession, argv: string[], password: string, opts: { timeoutMs: number; progress: (p: BackupProgress) => void; signal?: AbortSignal }): Promise<Outcome> {
+export function runRestic(s: HostSession, argv: string[], password: string, opts: { timeoutMs: number; progress: (p: BackupProgress) => void; signal?: AbortSignal; also?: HostSession[] }): Promise<Outcome> {
   return s.withSessionSlot(async () => {
     const ch = await openChannel(s, argv, undefined);
     s.trackChannel(ch);
@@ -150,6 +150,17 @@ export function runRestic(s: HostSession, argv: string[], password: string, opts
       const timer = setTimeout(() => ch.close(), opts.timeoutMs);
       const onAbort = () => ch.close();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
+      // either host's cable cut: restic would retry its dead sftp session for many minutes, and the channel of a
+      // host gone would wait for a close that never comes. Closing the channel ends restic (SIGPIPE on its next
+      // progress line); a channel that does not close is dropped.
+      let lost: NodeJS.Timeout | undefined;
+      const watched = [s, ...(opts.also ?? [])];
+      const onState = (st: { state: string }) => {
+        if (st.state === 'online') return;
+        ch.close();
+        lost ??= setTimeout(() => ch.destroy(), 5000);
+      };
+      for (const w of watched) w.on('state', onState);
       ch.on('exit', (c: number | null) => (out.code = c));
       ch.setEncoding('utf8');
       ch.on('data', (b: string) => {
@@ -164,8 +175,13 @@ export function runRestic(s: HostSession, argv: string[], password: string, opts
       ch.stderr.on('data', (b: Buffer) => {
         err = (err + b.toString('utf8')).slice(-4000);
       });
+      let closed = false;
       ch.on('close', () => {
+        if (closed) return;
+        closed = true;
         clearTimeout(timer);
+        clearTimeout(lost);
+        for (const w of watched) w.off('state', onState);
         opts.signal?.removeEventListener('abort', onAbort);
         if (rest) readLine(rest, out, opts.progress);
         out.code ??= recordedExit(ch)?.code ?? null;

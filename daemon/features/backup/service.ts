@@ -341,6 +341,7 @@ export class BackupService {
       return await runRestic(src, argv, password, {
         timeoutMs: cfg.timeoutMs,
         signal: abort.signal,
+        also: [this.core.connected(set.storage.host)],
         progress: (p) => {
           this.progress.set(k, p);
           const now = Date.now();
