@@ -135,6 +135,16 @@ describe.skipIf(!root)('towerctl backup (lab)', () => {
         const s = (await sets())[0]!;
         return s.running === 'backup' && s.progress !== null && s.progress.bytesDone > 5_000_000;
       }, 60_000, 100);
+      // the password is in no process's arguments on off1 while restic runs, nor in a file in its home (restic's cache
+      // is there); only in restic's environment (readable by the same user and root)
+      const key = readFileSync(keyFile(), 'utf8').trim();
+      const procs = await t.lab.execHost('off1', ['sh', '-c', 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline; echo; done']);
+      expect(procs.stdout).toMatch(/restic -o sftp\.command=nc 127\.0\.0\.1 \d+ --json backup/);
+      expect(procs.stdout).not.toContain(key);
+      const env = await t.lab.execHost('off1', ['sh', '-c', 'for p in $(pgrep -x restic); do tr "\\0" "\\n" < /proc/$p/environ; done | grep -c "^RESTIC_PASSWORD="']);
+      expect(Number(env.stdout.trim())).toBeGreaterThan(0);
+      const onDisk = await t.lab.execHost('off1', ['sh', '-c', `grep -r -D skip -l -F "${key}" "${home}" /run/alpine 2>/dev/null; echo "rc=$?"`]);
+      expect(onDisk.stdout.trim()).toBe('rc=1');
       await t.lab.cut('on1');
       const code = await Promise.race([run.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))]);
       expect(code, run.out.stdout + run.out.stderr).toBe(4);

@@ -144,7 +144,7 @@ export async function openPipe(core: Core, p: { source: string; storage: string;
     );
     check(core.forwards.list(p.source).find((f) => f.id === info!.id) ?? info);
     const port = await ready.finally(() => clearTimeout(timer));
-    const id = info!.id;
+    const id = info.id;
     const stop = closeServer;
     closeServer = async () => {
       await core.forwards.close(id).catch(() => undefined);

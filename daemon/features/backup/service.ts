@@ -81,7 +81,7 @@ export class BackupService {
   // ---- state ----
 
   private async ensureLoaded(host: string): Promise<Map<string, SetState>> {
-    let m = this.states.get(host);
+    const m = this.states.get(host);
     if (m) return m;
     let p = this.loading.get(host);
     if (!p) {
@@ -288,7 +288,7 @@ export class BackupService {
   }
 
   async run(hosts: string[] | undefined, name: string | undefined, kind: Kind): Promise<BackupResult[]> {
-    return Promise.all(this.pick(hosts, name).map((s) => this.request(s, kind) as Promise<BackupResult>));
+    return Promise.all(this.pick(hosts, name).map((s) => this.request<BackupResult>(s, kind)));
   }
 
   private one(host: string, name: string | undefined): SetConfig {
