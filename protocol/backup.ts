@@ -23,7 +23,8 @@ export const BackupRun = z.object({
   filesNew: z.nullable(z.int()),
   filesChanged: z.nullable(z.int()),
   bytesProcessed: z.nullable(z.number()),
-  durationMs: z.number(),
+  resticSeconds: z.optional(z.nullable(z.number().check(z.describe('restic backup’s own duration, without starting and counting')))),
+  durationMs: z.number().check(z.describe('the whole run: preparing the folder and the pipe, restic init on the first run, backup, counting snapshots')),
 });
 export type BackupRun = z.infer<typeof BackupRun>;
 

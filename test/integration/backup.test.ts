@@ -129,10 +129,11 @@ describe.skipIf(!root)('towerctl backup (lab)', () => {
 
   it('keeps the repository consistent when the storage host’s cable is cut mid-run, and the next run succeeds', () =>
     logsOnFailure(async () => {
-      await sh('off1', 'head -c 80000000 /dev/urandom > docs/big.bin');
+      await sh('off1', 'head -c 200000000 /dev/urandom > docs/big.bin');
       const run = startTowerctl(t.d, ['backup', 'off1', '--run', '--json']);
       await until('the run under way', async () => {
         const s = (await sets())[0]!;
+        // restic reads far faster than it uploads: soon after the first bytes, most of them are still to go
         return s.running === 'backup' && s.progress !== null && s.progress.bytesDone > 5_000_000;
       }, 60_000, 100);
       // the password is in no process's arguments on off1 while restic runs, nor in a file in its home (restic's cache

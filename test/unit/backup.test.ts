@@ -158,10 +158,10 @@ describe('backup schedule and freshness', () => {
 
 describe('restic on the host', () => {
   it('passes the password on stdin only: never in argv', () => {
-    const argv = argvFor({ kind: 'backup', name: 'work', homeOnly: true, args: ['--'] }, { repo: 'sftp:tower:/srv/repo', restic: 'restic', netcat: 'nc', port: 4321 });
+    const argv = argvFor({ kind: 'backup', name: 'work', homeOnly: true, initialized: false, args: ['--'] }, { repo: 'sftp:tower:/srv/repo', restic: 'restic', netcat: 'nc', port: 4321 });
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
     expect(argv[2]).toMatch(/^IFS= read -r RESTIC_PASSWORD/);
-    expect(argv.slice(3)).toEqual(['sh', 'sftp:tower:/srv/repo', 'restic', 'nc', '4321', 'work', '1', '--']);
+    expect(argv.slice(3)).toEqual(['sh', 'sftp:tower:/srv/repo', 'restic', 'nc', '4321', 'work', '1', '0', '--']);
   });
   it('reads progress, the summary and the snapshot list; ignores what does not fit', () => {
     const out: Outcome = { code: null, summary: null, snapshots: null, target: null, stderr: '' };

@@ -21,11 +21,14 @@ command -v "$R" >/dev/null 2>&1 || { echo "tower: $R is not installed (apk add r
 r() { "$R" -o "$O" "$@"; }
 `;
 
-/** $1 tower's name of the host, $2 1 when the home is the only path; then restic backup's arguments. */
-const BACKUP = `${HEAD}T=$1; H=$2; shift 2
+/**
+ * $1 tower's name of the host, $2 1 when the home is the only path, $3 1 when the repository is known to exist (each
+ * restic process derives the key with scrypt, about half a second: none is started that is not needed); then restic
+ * backup's arguments. A stale lock left by a cut run does not stop a backup (its locks are shared ones).
+ */
+const BACKUP = `${HEAD}T=$1; H=$2; I=$3; shift 3
 [ "$H" = 1 ] && set -- "$@" "$HOME"
-r cat config >/dev/null 2>&1 || r init >&2 || exit 95
-r unlock >&2 || exit 94
+if [ "$I" != 1 ]; then r cat config >/dev/null 2>&1 || r init >&2 || exit 95; fi
 r --json backup --host "$T" --exclude-caches "$@"; rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 3 ] || exit "$rc"
 r --json snapshots || exit 92
@@ -49,7 +52,7 @@ printf 'tower-target %s\\n' "$(cd -- "$T" && pwd -P)"
 r restore "$S" --target "$T" "$@"
 `;
 
-export type Action = { kind: 'backup'; name: string; homeOnly: boolean; args: string[] } | { kind: 'check'; percent: number } | { kind: 'snapshots' } | { kind: 'restore'; snapshot: string; target: string; inPlace: boolean; includes: string[] };
+export type Action = { kind: 'backup'; name: string; homeOnly: boolean; initialized: boolean; args: string[] } | { kind: 'check'; percent: number } | { kind: 'snapshots' } | { kind: 'restore'; snapshot: string; target: string; inPlace: boolean; includes: string[] };
 
 /** connections an action may take through the pipe: restic processes it starts, each with up to 4 sftp sessions */
 export function connectionsFor(a: Action): number {
@@ -60,7 +63,7 @@ export function argvFor(a: Action, common: { repo: string; restic: string; netca
   const head = [common.repo, common.restic, common.netcat, String(common.port)];
   switch (a.kind) {
     case 'backup':
-      return ['sh', '-c', BACKUP, 'sh', ...head, a.name, a.homeOnly ? '1' : '0', ...a.args];
+      return ['sh', '-c', BACKUP, 'sh', ...head, a.name, a.homeOnly ? '1' : '0', a.initialized ? '1' : '0', ...a.args];
     case 'check':
       return ['sh', '-c', CHECK, 'sh', ...head, String(a.percent)];
     case 'snapshots':
@@ -91,6 +94,7 @@ const Summary = z.object({
   data_added: Num,
   total_bytes_processed: Num,
   snapshot_id: z.string().check(z.regex(/^[0-9a-f]{8,64}$/)),
+  total_duration: z.optional(Num),
 });
 export type Summary = z.infer<typeof Summary>;
 const SnapshotLine = z.array(z.object({ id: z.string(), short_id: z.string(), time: z.string(), hostname: z.string(), paths: z.array(z.string()).check(z.maxLength(256)) })).check(z.maxLength(100_000));

@@ -365,7 +365,7 @@ export class BackupService {
     this.core.log.info({ host: set.host, set: set.name, storage: set.storage.host, trigger }, 'backup run');
     let run: BackupRun;
     try {
-      const out = await this.exec(set, { kind: 'backup', name: set.host, homeOnly: set.paths.length === 0, args: backupArgs(set.paths, set.excludes) });
+      const out = await this.exec(set, { kind: 'backup', name: set.host, homeOnly: set.paths.length === 0, initialized: st.firstOkAt !== null, args: backupArgs(set.paths, set.excludes) });
       const ok = (out.code === 0 || out.code === 3) && out.summary !== null;
       const s = out.summary;
       run = {
@@ -378,11 +378,12 @@ export class BackupService {
         filesNew: s ? Math.trunc(s.files_new) : null,
         filesChanged: s ? Math.trunc(s.files_changed) : null,
         bytesProcessed: s?.total_bytes_processed ?? null,
+        resticSeconds: s?.total_duration ?? null,
         durationMs: Date.now() - t0,
       };
       if (ok && out.snapshots) st.snapshots = out.snapshots.length;
     } catch (err) {
-      run = { at: new Date().toISOString(), trigger, result: 'failed', reason: (err as Error).message.slice(0, 2000), snapshotId: null, dataAdded: null, filesNew: null, filesChanged: null, bytesProcessed: null, durationMs: Date.now() - t0 };
+      run = { at: new Date().toISOString(), trigger, result: 'failed', reason: (err as Error).message.slice(0, 2000), snapshotId: null, dataAdded: null, filesNew: null, filesChanged: null, bytesProcessed: null, resticSeconds: null, durationMs: Date.now() - t0 };
     }
     st.last = run;
     if (run.result === 'ok') {
