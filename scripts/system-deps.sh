@@ -10,12 +10,13 @@
 # `xdotool windowquit` for the lab's Alpine-like hosts, whose Debian xdotool lacks it).
 # Sound and clipboard: pulseaudio and pulseaudio-utils (the thin client's server; paplay, parecord), sway and
 # wl-clipboard (a headless Wayland session with wl-copy/wl-paste), xvfb and xclip (hosts' app displays),
-# netcat-openbsd (TowerOS's clipboard services on 5556/5557). The lab's Alpine-like hosts: busybox (sh, applets)
+# netcat-openbsd (TowerOS's clipboard services on 5556/5557). Backups: restic (runs on the lab's hosts, which see
+# this machine's /usr/bin; Alpine's `apk add restic` there). The lab's Alpine-like hosts: busybox (sh, applets)
 # and opendoas (doas, linked as sudo).
 set -euo pipefail
 packages=(openssh-server openssh-client iproute2 iptables nftables util-linux procps shellcheck systemd zsh fish mtools xz-utils fdisk dosfstools openssl
   tigervnc-standalone-server tigervnc-viewer openbox matchbox-window-manager wmctrl xauth x11-xserver-utils xdotool x11-apps x11-utils xterm
-  pulseaudio pulseaudio-utils sway wl-clipboard xvfb xclip netcat-openbsd busybox opendoas)
+  pulseaudio pulseaudio-utils sway wl-clipboard xvfb xclip netcat-openbsd busybox opendoas restic)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
