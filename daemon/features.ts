@@ -1,6 +1,7 @@
 import type { Core, Feature } from './core/feature.js';
 import { appsFeature } from './features/apps/index.js';
 import { auditFeature } from './features/audit/index.js';
+import { backupFeature } from './features/backup/index.js';
 import { clockFeature } from './features/clock/index.js';
 import { clipboardFeature } from './features/clipboard/index.js';
 import { execFeature } from './features/exec/index.js';
@@ -36,12 +37,13 @@ export function features(core: Core, opts: FeatureOptions = {}): Feature[] {
   const updates = updatesFeature(core, { apps: running, packages: packages.port });
   const provision = provisionFeature(core, { apps: running, packages: packages.port });
   const clock = clockFeature(core);
-  const setup = setupFeature(core, { packages: packages.port, sound: sound.port, clock: clock.port });
+  const backup = backupFeature(core);
+  const setup = setupFeature(core, { packages: packages.port, sound: sound.port, clock: clock.port, backup: backup.port });
   const audit = auditFeature(core);
   const menus = menusFeature(core, { packages: packages.port });
   const stateExport = exportFeature(core);
   const files = filesFeature(core);
   const keys = keysFeature(core);
   const wlan = wlanFeature(core);
-  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, clock, setup, audit, menus, stateExport, files, keys, wlan];
+  return [forwards, exec, sound, apps, clipboard, packages, updates, provision, clock, setup, audit, backup, menus, stateExport, files, keys, wlan];
 }

@@ -57,6 +57,12 @@ export const ErrorCode = {
   KeyRotationFailed: -32053,
   /** the router's Wi-Fi settings could not be written or its Wi-Fi not restarted (before any uplink check) */
   WlanFailed: -32054,
+  /** the host has no backup set of that name (towerd.json backup.sets) */
+  NoBackupSet: -32055,
+  /** the set's repository key is not on this thin client (no backup has run yet) */
+  NoBackupKey: -32056,
+  /** restic failed, or the snapshot asked for is not in the repository */
+  BackupFailed: -32057,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

@@ -5,6 +5,7 @@ import { AppEvents } from './apps.js';
 import { ClipboardEvents } from './clipboard.js';
 import { AuditEvents } from './audit.js';
 import { ExportEvents } from './export.js';
+import { BackupEvents } from './backup.js';
 import { HostUpdates } from './updates.js';
 import { FilesEvents } from './files.js';
 import { LOG_LEVELS, TOPICS } from './constants.js';
@@ -53,6 +54,7 @@ export const Event = z.discriminatedUnion('type', [
   ...AuditEvents,
   ...ExportEvents,
   ...FilesEvents,
+  ...BackupEvents,
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventType = Event['type'];

@@ -123,6 +123,14 @@ export const ReinstallInfo = z.object({
   error: z.nullable(z.string().check(z.maxLength(2000))),
 });
 export type ReinstallInfo = z.infer<typeof ReinstallInfo>;
+/** A host's backups as HostInfo shows them (status, the bar). */
+export const BackupSummary = z.object({
+  sets: z.int(),
+  lastOkAt: z.nullable(z.iso.datetime()).check(z.describe('the oldest of the sets’ newest successful backups (null: a set has none)')),
+  stale: z.boolean(),
+  running: z.boolean(),
+});
+export type BackupSummary = z.infer<typeof BackupSummary>;
 
 export const HostInfo = z.object({
   name: HostName,
@@ -146,5 +154,6 @@ export const HostInfo = z.object({
   ),
   clock: z.optional(HostClock.check(z.describe('the host’s clock against the thin client’s (towerd measures it on connection and every clock.everyMs)'))),
   reinstall: z.optional(ReinstallInfo.check(z.describe('towerctl reprovision: its saved world restored after the first connection on the new system; absent otherwise'))),
+  backup: z.optional(BackupSummary.check(z.describe('backup sets of this host (towerctl backup); absent when it has none'))),
 });
 export type HostInfo = z.infer<typeof HostInfo>;

@@ -19,3 +19,4 @@ export * from './stream.js';
 export * from './errors.js';
 export * from './version.js';
 export * from './constants.js';
+export * from './backup.js';

@@ -15,6 +15,7 @@ import { clockMethods } from './clock.js';
 import { filesMethods } from './files.js';
 import { keysMethods } from './keys.js';
 import { wlanMethods } from './wlan.js';
+import { backupMethods } from './backup.js';
 import { PtyRequest } from './pty.js';
 
 const NoParams = z.strictObject({});
@@ -191,6 +192,7 @@ export const methods = {
   ...filesMethods,
   ...keysMethods,
   ...wlanMethods,
+  ...backupMethods,
 } as const satisfies Record<string, { description: string; params: z.ZodMiniType; result: z.ZodMiniType }>;
 
 export type Methods = typeof methods;

@@ -3,7 +3,7 @@
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
 import { exportWarning } from './export.js';
-import { STATE_LOOK, SUMMARY_TONE, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, eolMark } from './present.js';
+import { STATE_LOOK, SUMMARY_TONE, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, eolMark, backupMark } from './present.js';
 
 export const I3BAR_HEADER = '{"version":1,"click_events":true}';
 /** The block name of hosts; click events carry it back, with the host name as instance. */
@@ -28,10 +28,11 @@ function hostBlock(h: BarHost): I3Block {
   const mark = updatesMark(h);
   const posture = postureMark(h);
   const eol = eolMark(h);
+  const backup = backupMark(h);
   const block: I3Block = {
     name: HOST_BLOCK,
     instance: h.name,
-    full_text: `${name} ${tinted(stateLabel(h))}${mark ? ' ' + colored(mark.text, TONE_HEX[mark.tone]) : ''}${desktopMarks(h).map((m) => ' ' + colored(m.text, TONE_HEX[m.tone])).join('')}${posture ? ' ' + colored(posture.text, TONE_HEX[posture.tone]) : ''}${eol ? ' ' + colored(eol.mark, TONE_HEX[eol.tone]) : ''}`,
+    full_text: `${name} ${tinted(stateLabel(h))}${mark ? ' ' + colored(mark.text, TONE_HEX[mark.tone]) : ''}${desktopMarks(h).map((m) => ' ' + colored(m.text, TONE_HEX[m.tone])).join('')}${posture ? ' ' + colored(posture.text, TONE_HEX[posture.tone]) : ''}${backup ? ' ' + colored(backup.text, TONE_HEX[backup.tone]) : ''}${eol ? ' ' + colored(eol.mark, TONE_HEX[eol.tone]) : ''}`,
     short_text: `${name} ${tinted(look.marker)}${posture ? colored('⚑', TONE_HEX[posture.tone]) : ''}`,
     markup: 'pango',
   };

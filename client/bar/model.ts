@@ -2,7 +2,7 @@ import type { Event, ExportState, HostInfo, RegistryStatus } from '../../protoco
 import { compareHosts } from '../../daemon/shared/hostorder.js';
 
 /** What the bar shows of a host; the rest of HostInfo never reaches the screen. */
-export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError' | 'updates' | 'sound' | 'clipboard' | 'posture'>;
+export type BarHost = Pick<HostInfo, 'name' | 'role' | 'color' | 'state' | 'rttMs' | 'lastError' | 'updates' | 'sound' | 'clipboard' | 'posture' | 'backup'>;
 
 /** What the bar keeps of the state export's freshness (status `stateExport`, `export.state` events). */
 export type BarExport = Pick<ExportState, 'state' | 'warn' | 'lastExportAt'>;
@@ -25,6 +25,7 @@ function pick(h: BarHost): BarHost {
   if (h.sound) b.sound = h.sound;
   if (h.clipboard) b.clipboard = h.clipboard;
   if (h.posture) b.posture = h.posture;
+  if (h.backup) b.backup = h.backup;
   return b;
 }
 
@@ -55,6 +56,7 @@ export function applyEvent(v: UpView, e: Event): BarView {
     case 'host.state':
     case 'host.updates':
     case 'host.posture':
+    case 'host.backup':
       // a state change of a host this view does not know yet (missed add) still shows it
       return { ...v, hosts: v.hosts.some((h) => h.name === e.host.name) ? v.hosts.map((h) => (h.name === e.host.name ? pick(e.host) : h)) : upsert(v.hosts, e.host) };
     case 'host.removed':

@@ -83,6 +83,18 @@ export function postureMark(h: BarHost): { text: string; tone: Tone } | null {
   return h.posture === 'open' ? { text: '⚑ open', tone: 'busy' } : null;
 }
 
+/**
+ * The backup mark (towerctl backup): `⛁ no backup` or `⛁ backup 3d old` in the warning colour when a backup set of
+ * the host has no backup newer than its maxAgeHours; nothing while every set is fresh or the host has none.
+ */
+export function backupMark(h: BarHost, now = Date.now()): { text: string; tone: Tone } | null {
+  const b = h.backup;
+  if (!b || !b.stale) return null;
+  if (b.lastOkAt === null) return { text: '⛁ no backup', tone: 'busy' };
+  const hours = Math.max(0, (now - Date.parse(b.lastOkAt)) / 3_600_000);
+  return { text: `⛁ backup ${hours >= 48 ? `${Math.floor(hours / 24)}d` : hours >= 1 ? `${Math.floor(hours)}h` : `${Math.floor(hours * 60)}m`} old`, tone: 'busy' };
+}
+
 /** The summary's CSS class (waybar) and colour, most urgent first. */
 export type SummaryClass = 'daemon-down' | 'some-down' | 'all-online' | 'unsupervised' | 'no-hosts';
 

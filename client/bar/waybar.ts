@@ -4,7 +4,7 @@
 import { chip, colored, escapeMarkup } from './markup.js';
 import type { BarHost, BarView } from './model.js';
 import { exportWarning } from './export.js';
-import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, eolMark, type SummaryClass } from './present.js';
+import { STATE_LOOK, TONE_HEX, stateLabel, summarize, summaryText, updatesMark, desktopMarks, postureMark, eolMark, backupMark, type SummaryClass } from './present.js';
 
 export interface WaybarOutput {
   text: string;
@@ -31,7 +31,9 @@ function hostLine(h: BarHost): string {
   const pos = posture ? ' ' + colored(posture.text, TONE_HEX[posture.tone]) : '';
   const eol = eolMark(h);
   const end = eol ? ` ${colored(eol.mark, TONE_HEX[eol.tone])}${escapeMarkup(` (${eol.text})`)}` : '';
-  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}${upd}${desk}${pos}${end}`;
+  const backup = backupMark(h);
+  const bk = backup ? ' ' + colored(backup.text, TONE_HEX[backup.tone]) : '';
+  return `${chip(h.name, h.color.hex)} ${colored(stateLabel(h), TONE_HEX[look.tone])}${escapeMarkup(err)}${upd}${desk}${pos}${bk}${end}`;
 }
 
 export function waybarOutput(view: BarView): WaybarOutput {
@@ -44,6 +46,7 @@ export function waybarOutput(view: BarView): WaybarOutput {
   const open = view.hosts.filter((h) => h.posture === 'open').length;
   if (open) classes.push('posture-open');
   if (view.hosts.some((h) => eolMark(h))) classes.push('eol');
+  if (view.hosts.some((h) => h.backup?.stale)) classes.push('backup-stale');
   const head = `towerd: ${s.total ? `${s.online} of ${s.total} online${s.down ? `, ${s.down} down` : ''}` : 'no hosts'}`;
   const lines = [escapeMarkup(head), ...view.hosts.map(hostLine)];
   if (!view.registry.ok) lines.push(escapeMarkup(`⚠ registry on disk is invalid, not applied: ${view.registry.error ?? ''}`));

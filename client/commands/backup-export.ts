@@ -63,7 +63,9 @@ Examples:
   exported 3 hosts (13 files, 3 known_hosts lines, towerd.json) to /media/usb/tower-state.age (21.4 KiB)
   $ age -d -o - /media/usb/tower-state.age | head -c 60`,
     )
-    .action(async (fileArg: string, opts: { passphraseFile?: string; json?: boolean }, cmd: Command) => {
+    .action(async (fileArg: string, _opts: unknown, cmd: Command) => {
+      // `backup` itself takes --json wherever it stands: read this command's options with its parent's
+      const opts = cmd.optsWithGlobals<{ passphraseFile?: string; json?: boolean }>();
       const { collectState, writeExportRecord, NoRegistryError } = await import('../../daemon/shared/export/disk.js');
       const { checkArchive, encodeArchive, stateDigest } = await import('../../daemon/shared/export/archive.js');
       const { encryptState, MIN_PASSPHRASE_CHARS } = await import('../../daemon/shared/export/crypto.js');
@@ -139,7 +141,8 @@ Examples:
   imported 3 hosts (router, web, work): 13 files, 3 known_hosts lines added, towerd.json written
   towerd is not running: start it (towerd, or systemctl --user start towerd) to connect to the hosts`,
     )
-    .action(async (fileArg: string, opts: { force?: boolean; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+    .action(async (fileArg: string, _opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ force?: boolean; passphraseFile?: string; json?: boolean }>();
       const { registryHasHosts, restoreState, writeExportRecord } = await import('../../daemon/shared/export/disk.js');
       const { checkArchive, stateDigest } = await import('../../daemon/shared/export/archive.js');
       const { decryptState } = await import('../../daemon/shared/export/crypto.js');

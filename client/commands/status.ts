@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Status, UpdateSummary } from '../../protocol/index.js';
+import type { BackupSummary, Status, UpdateSummary } from '../../protocol/index.js';
 import { print, withClient } from '../context.js';
 import { ago, escapeControls, formatDuration, hostColor, json, stateText, style, table } from '../render.js';
 
@@ -11,6 +11,14 @@ export function updatesText(u: UpdateSummary | undefined): string {
   return u.last === 'failed' || u.last === 'skipped' ? `${pending}, ${u.last}` : pending;
 }
 
+/** The BACKUP column: how old the newest backup is (the oldest over the host's sets), stale in the warning colour. */
+export function backupText(b: BackupSummary | undefined): string {
+  if (!b) return '-';
+  const age = b.lastOkAt === null ? 'none' : ago(b.lastOkAt);
+  const text = b.running ? `${age}, running` : age;
+  return b.stale ? style(['yellow', 'bold'], `${text}, stale`) : text;
+}
+
 export function renderStatus(s: Status): string {
   const rows = s.hosts.map((h) => [
     hostColor(h),
@@ -20,13 +28,14 @@ export function renderStatus(s: Status): string {
     h.rttMs === null || h.state !== 'online' ? '-' : `${h.rttMs.toFixed(1)}ms`,
     ago(h.lastContact),
     updatesText(h.updates),
+    backupText(h.backup),
     h.sound ?? '-',
     h.clipboard ?? '-',
     h.posture === 'open' ? style(['yellow', 'bold'], 'open') : (h.posture ?? '-'),
     escapeControls(h.lastError ?? ''),
   ]);
   let out = s.hosts.length
-    ? table(['HOST', 'ROLE', 'ADDRESS', 'STATE', 'RTT', 'LAST CONTACT', 'UPDATES', 'SOUND', 'CLIPBOARD', 'POSTURE', 'LAST ERROR'], rows)
+    ? table(['HOST', 'ROLE', 'ADDRESS', 'STATE', 'RTT', 'LAST CONTACT', 'UPDATES', 'BACKUP', 'SOUND', 'CLIPBOARD', 'POSTURE', 'LAST ERROR'], rows)
     : 'No hosts. Add one with: towerctl host add NAME --online|--offline|--router\n';
   out += `\n${s.summary.total} host${s.summary.total === 1 ? '' : 's'}: ${s.summary.online} online, ${s.summary.down} down`;
   out += ` · towerd ${escapeControls(s.daemon.version)} (pid ${s.daemon.pid}, up ${formatDuration(s.daemon.uptimeMs)})\n`;
@@ -50,7 +59,9 @@ export function register(program: Command): void {
 Columns: HOST (in its colour), ROLE (router, online, offline), ADDRESS, STATE (online, connecting, offline,
 auth-failed, hostkey-mismatch, provisioning, unsupervised), RTT (last keepalive round trip), LAST CONTACT,
 UPDATES (automatic security updates: ↑N upgrades pending, "current", "?" before the first check, then
-", failed" or ", skipped" when the last run did not upgrade; "-" when off; details: towerctl updates), SOUND
+", failed" or ", skipped" when the last run did not upgrade; "-" when off; details: towerctl updates), BACKUP (how long ago the newest
+backup of the host's sets succeeded, "none" before the first, ", stale" in the warning colour when it is
+older than the set's maxAgeHours; "-" when the host has no backup set; details: towerctl backup), SOUND
 (on, off, down: on but its PulseAudio forward or the thin client's PulseAudio is not working), CLIPBOARD (off,
 explicit, auto; see towerctl clip), POSTURE (the last towerctl audit: ok, open, unknown; - before the
 first), LAST ERROR.

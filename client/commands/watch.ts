@@ -25,6 +25,11 @@ function describe(e: Event): string {
       const open = e.audit.checks.filter((c) => c.status === 'open').map((c) => esc(`${c.check}${c.target ? ` ${c.target}` : ''}`));
       return `${t} ${hostColor(e.host)} posture ${e.audit.posture}${open.length ? `: ${open.join('; ')}` : e.audit.error ? ` (${esc(e.audit.error)})` : ''}\n`;
     }
+    case 'host.backup': {
+      const b = e.set;
+      const now = b.running ? `backup ${b.set} ${b.running}${b.progress ? ` ${Math.round(b.progress.percent * 100)}%` : ''}` : b.last ? `backup ${b.set} ${b.last.result}${b.last.reason ? ` (${esc(b.last.reason)})` : ''}` : `backup ${b.set}`;
+      return `${t} ${hostColor(e.host)} ${now}${b.stale ? ', stale' : ''}${b.waiting ? `; ${esc(b.waiting)}` : ''}\n`;
+    }
     case 'registry.changed':
       return `${t} registry ${e.registry.ok ? `loaded: ${e.hosts.length} hosts` : `invalid, not applied: ${esc(e.registry.error ?? '')}`}\n`;
     case 'log':

@@ -42,7 +42,7 @@ export interface Core {
 }
 
 /** The part of HostInfo a feature owns (sound, clipboard, updates, …). */
-export type HostInfoPart = Partial<Pick<HostInfo, 'sound' | 'clipboard' | 'updates' | 'posture' | 'menu' | 'clock' | 'reinstall'>>;
+export type HostInfoPart = Partial<Pick<HostInfo, 'sound' | 'clipboard' | 'updates' | 'posture' | 'menu' | 'clock' | 'reinstall' | 'backup'>>;
 
 /** The part of the `status` result a feature owns, beside hosts and registry (the thin client's own state export). */
 export type StatusPart = Partial<Pick<Status, 'stateExport'>>;

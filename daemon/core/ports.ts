@@ -63,3 +63,8 @@ export interface ClockPort {
   /** what towerd knows of the host's clock: last measurement, time service, policy, last setting */
   clock(host: string): HostClock | undefined;
 }
+
+/** The backup feature: how many backup sets back up a host (towerd.json backup.sets). */
+export interface BackupPort {
+  sets(host: string): number;
+}

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { readIfExists } from './util/fs.js';
 
+const HostNameSetting = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?$/, 'a host name');
+
 const Cidr24 = z
   .string()
   .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/, 'a /24 network such as 192.168.2.0/24')
@@ -320,6 +322,67 @@ export const Settings = z
       })
       .strict()
       .prefault({}),
+    /** backups (`towerctl backup`, daemon/features/backup/): restic on the source host, its repository on a storage host */
+    backup: z
+      .object({
+        sets: z
+          .array(
+            z
+              .object({
+                /** the host whose files are backed up (restic runs there as its login user) */
+                host: HostNameSetting,
+                /** the set's name within its host: its key file and state are kept under it */
+                name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, '1–32 of [a-z0-9_-]').default('home'),
+                /** absolute, or relative to the login user's home; empty: the whole home */
+                paths: z.array(z.string().min(1).max(4096).regex(/^[^\0\n]+$/, 'a path')).max(64).default([]),
+                /** restic --exclude patterns */
+                excludes: z.array(z.string().min(1).max(4096).regex(/^[^\0\n]+$/, 'a pattern')).max(256).default([]),
+                storage: z
+                  .object({
+                    host: HostNameSetting,
+                    /** the repository's folder on the storage host: absolute, or relative to its login user's home */
+                    folder: z
+                      .string()
+                      .min(1)
+                      .max(1024)
+                      .regex(/^[^\0\n]+$/, 'a path')
+                      .refine((f) => !f.split('/').includes('..'), 'no .. components')
+                      .refine((f) => f.replace(/\/+$/, '') !== '' && f !== '.', 'not the root or the home itself'),
+                  })
+                  .strict(),
+                /** a backup every this many hours (fractions allowed: 0.01 is 36 s) */
+                everyHours: z.number().min(0.001).max(24 * 366).default(24),
+                /** the freshness target: older than this, the host shows as not backed up */
+                maxAgeHours: z.number().min(0.001).max(24 * 366).default(48),
+              })
+              .strict(),
+          )
+          .max(256)
+          .default([]),
+        /** `restic check --read-data-subset=verifyReadPercent%` this often (hours; fractions allowed) */
+        verifyEveryHours: z.number().min(0.001).max(24 * 366).default(168),
+        verifyReadPercent: z.number().int().min(1).max(100).default(5),
+        /** at most this many runs at a time (backup, verify, restore) */
+        maxConcurrent: z.number().int().min(1).max(16).default(2),
+        /** both hosts connected this long before a run starts */
+        settleMs: z.number().int().min(0).max(600_000).default(10_000),
+        /** a run is stopped after this long */
+        timeoutMs: z.number().int().min(10_000).max(7 * 86_400_000).default(12 * 3_600_000),
+        retry: z
+          .object({
+            initialMs: z.number().int().min(1000).max(86_400_000).default(10 * 60_000),
+            capMs: z.number().int().min(1000).max(7 * 86_400_000).default(12 * 3_600_000),
+          })
+          .strict()
+          .prefault({}),
+        /** the program on the source host, and what it runs as restic's sftp.command to reach 127.0.0.1:PORT */
+        restic: z.string().min(1).max(256).regex(/^[^\0\s]+$/, 'a program').default('restic'),
+        netcat: z.string().min(1).max(256).regex(/^[^\0\s]+$/, 'a program').default('nc'),
+      })
+      .strict()
+      .prefault({})
+      .refine((b) => new Set(b.sets.map((s) => `${s.host}/${s.name}`)).size === b.sets.length, 'two backup sets of one host share a name')
+      .refine((b) => b.sets.every((s) => s.host !== s.storage.host), 'a set’s storage host must be another host'),
   })
   .strict()
   .refine((s) => s.firstHostOctet <= s.lastHostOctet, { message: 'firstHostOctet must not exceed lastHostOctet' })

@@ -3,17 +3,19 @@ import { createConnection } from 'node:net';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type { DoctorCheck, Params } from '../../../protocol/index.js';
 import type { Core } from '../../core/feature.js';
-import type { ClockPort, PackagesPort, SoundPort } from '../../core/ports.js';
+import type { BackupPort, ClockPort, PackagesPort, SoundPort } from '../../core/ports.js';
 import { TowerError } from '../../core/errors.js';
 import { runCaptured } from '../../core/exec/run.js';
 import { noPinnedKey, pinnedKeys } from '../../core/ssh/hostkey.js';
-import { HOST_NEEDS, TOOLS_PROBE, parseTools } from './needs.js';
+import { TOOLS_PROBE, needsFor, parseTools } from './needs.js';
 
 export interface DoctorDeps {
   core: Core;
   packages: PackagesPort;
   sound: SoundPort;
   clock: ClockPort;
+  /** backup sets per host: a host with none is named, restic is looked for where one runs */
+  backup?: BackupPort;
 }
 
 type Env = NonNullable<Params<'doctor.run'>['env']>;
@@ -141,6 +143,13 @@ async function oneHost(d: DoctorDeps, name: string): Promise<DoctorCheck[]> {
   const host = d.core.registry.get(name)!;
   const info = d.core.hostInfo(host);
   const out: DoctorCheck[] = [];
+  const backupSets = d.backup?.sets(name) ?? 0;
+  if (d.backup && host.role !== 'router')
+    out.push(
+      backupSets > 0
+        ? ok(name, 'backup', `${backupSets} backup set${backupSets === 1 ? '' : 's'}${info.backup?.stale ? ', stale: no backup within maxAgeHours' : ''}`)
+        : warn(name, 'backup', `no backup set backs up ${name}`, `add one to towerd.json backup.sets (host ${name}, a storage host and folder), then towerctl daemon reload`),
+    );
   if (info.state !== 'online') {
     const why = info.lastError ? `: ${info.lastError}` : '';
     const fix =
@@ -155,14 +164,15 @@ async function oneHost(d: DoctorDeps, name: string): Promise<DoctorCheck[]> {
   const s = d.core.connected(name);
   const apps = host.role !== 'router';
 
-  const ask = () => runCaptured(s, ['sh', '-c', `${TOOLS_PROBE}; echo --; df -P / /tmp 2>/dev/null; echo ---`, 'sh', ...(apps ? HOST_NEEDS.map((n) => n.tool) : [])], 15_000, 64 * 1024);
+  const needs = needsFor(backupSets);
+  const ask = () => runCaptured(s, ['sh', '-c', `${TOOLS_PROBE}; echo --; df -P / /tmp 2>/dev/null; echo ---`, 'sh', ...(apps ? needs.map((n) => n.tool) : [])], 15_000, 64 * 1024);
   // complete when the last line came: the exit status alone is not always there (core/exec/run.ts)
   let probe = await ask();
   if (!probe.stdout.endsWith('\n---\n')) probe = await ask();
   const [toolsOut = '', dfOut = ''] = `\n${probe.stdout}`.split('\n--\n');
   if (!probe.stdout.endsWith('\n---\n')) out.push(fail(name, 'host tools', 'no answer from the host', `towerctl host reconnect ${name}`));
   else if (apps) {
-    const tools = parseTools(toolsOut);
+    const tools = parseTools(toolsOut, needs);
     const missing = tools.filter((t) => !t.present);
     if (missing.length === 0) out.push(ok(name, 'host tools', `${tools.length} present: ${tools.map((t) => t.tool).join(', ')}`));
     for (const t of missing) {

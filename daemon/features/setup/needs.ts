@@ -23,6 +23,14 @@ export const HOST_NEEDS: readonly Need[] = [
   { tool: 'od', package: 'busybox', for: 'run: the cookie', required: true },
 ];
 
+/** What a host whose files a backup set backs up needs as well (towerd.json backup.sets; restic runs there). */
+export const BACKUP_NEED: Need = { tool: 'restic', package: 'restic', for: 'backup: encrypts the host’s files before they leave it', required: true };
+
+/** A host's needs: every host's, and restic where a backup set runs. */
+export function needsFor(backupSets: number): readonly Need[] {
+  return backupSets > 0 ? [...HOST_NEEDS, BACKUP_NEED] : HOST_NEEDS;
+}
+
 /** `command -v` of each program given as an argument: one `NAME yes|no` line each. Run as `sh -c PROBE sh TOOLS…`. */
 export const TOOLS_PROBE = 'for t do if command -v "$t" >/dev/null 2>&1; then echo "$t yes"; else echo "$t no"; fi; done';
 

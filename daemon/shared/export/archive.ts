@@ -26,7 +26,7 @@ export const MAX_SETTINGS_BYTES = 1024 * 1024;
 export const EXPORT_RECORD = 'export.json';
 
 /** Files towerd rewrites as it runs: exported, but changing them does not make an export stale. */
-export const STATE_FILES: ReadonlySet<string> = new Set(['updates.json', 'world', 'provisioning', 'reinstall', 'files.log', 'files-pending.json']);
+export const STATE_FILES: ReadonlySet<string> = new Set(['updates.json', 'backup.json', 'world', 'provisioning', 'reinstall', 'files.log', 'files-pending.json']);
 
 const FILE_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
 /** HOST_NAME_RE of protocol/host.ts (shared/ imports no schema) */
