@@ -291,4 +291,21 @@ describe('collecting and restoring the thin client state', () => {
     writeFileSync(paths.knownHosts, `192.168.2.200 ssh-ed25519 ${KEY.replace('A=', 'B=')}\n`);
     expect((await exportStatus(paths)).state).toBe('stale');
   });
+
+  it('carries a backup set’s repository key; the backup, files and reinstall state towerd rewrites is no registry change', async () => {
+    const { paths } = home();
+    registry(paths);
+    writeFileSync(join(paths.hostsDir, 'web', 'backup-home.key'), 'k'.repeat(43) + '=\n', { mode: 0o600 });
+    const c = await collectState(paths);
+    expect(c.files.map((f) => f.path)).toContain('hosts/web/backup-home.key');
+    expect(c.skipped).toEqual([]);
+    await writeExportRecord(paths, { version: 1, at: new Date().toISOString(), file: '/x.age', digest: stateDigest(c), registryChangedAt: null });
+    writeFileSync(join(paths.hostsDir, 'web', 'backup.json'), '{"sets":[]}');
+    writeFileSync(join(paths.hostsDir, 'web', 'reinstall'), '{}');
+    writeFileSync(join(paths.towerDir, 'files.log'), '{}\n');
+    writeFileSync(join(paths.towerDir, 'files-pending.json'), '[]');
+    expect((await exportStatus(paths)).state).toBe('current');
+    writeFileSync(join(paths.hostsDir, 'web', 'backup-home.key'), 'j'.repeat(43) + '=\n', { mode: 0o600 });
+    expect((await exportStatus(paths)).state).toBe('stale');
+  });
 });
