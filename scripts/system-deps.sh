@@ -10,22 +10,18 @@
 # `xdotool windowquit` for the lab's Alpine-like hosts, whose Debian xdotool lacks it).
 # Sound and clipboard: pulseaudio and pulseaudio-utils (the thin client's server; paplay, parecord), sway and
 # wl-clipboard (a headless Wayland session with wl-copy/wl-paste), xvfb and xclip (hosts' app displays),
-  /** a file transfer was refused: the policy, an entry that failed the checks, a question that could not be asked */
-  FilesRefused: -32050,
-  /** a file transfer failed on the way (a tar on an end, a lost connection); the target keeps nothing of it */
-  FilesFailed: -32051,
-  /** no transfer waiting for an answer with that id */
-  TransferNotFound: -32052,
-  /** a key rotation could not be finished; the host still accepts the key towerd uses (the message says which) */
-  KeyRotationFailed: -32053,
-  /** the router's Wi-Fi settings could not be written or its Wi-Fi not restarted (before any uplink check) */
-  WlanFailed: -32054,
-  /** the host has no backup set of that name (towerd.json backup.sets) */
-  NoBackupSet: -32055,
-  /** the set's repository key is not on this thin client (no backup has run yet) */
-  NoBackupKey: -32056,
-  /** restic failed, or the snapshot asked for is not in the repository */
-  BackupFailed: -32057,
+# netcat-openbsd (TowerOS's clipboard services on 5556/5557). Backups: restic (runs on the lab's hosts, which see
+# this machine's /usr/bin; Alpine's `apk add restic` there). The lab's Alpine-like hosts: busybox (sh, applets)
+# and opendoas (doas, linked as sudo); faketime and libfaketime (a lab host's faked clock: its sessions run under
+# libfaketime, so that setting a host's clock never moves the machine's, which every lab host shares). App menus:
+# desktop-file-utils (desktop-file-validate checks every entry towerd writes) and libglib2.0-bin (`gio launch`,
+# GLib's launcher, runs a written entry's Exec as a desktop would). age (1.1.1): decrypts a `towerctl backup export`
+# file, proving it is real age.
+set -euo pipefail
+packages=(openssh-server openssh-client iproute2 iptables nftables util-linux procps shellcheck systemd zsh fish mtools xz-utils fdisk dosfstools openssl
+  tigervnc-standalone-server tigervnc-viewer openbox matchbox-window-manager wmctrl xauth x11-xserver-utils xdotool x11-apps x11-utils xterm
+  pulseaudio pulseaudio-utils sway wl-clipboard xvfb xclip netcat-openbsd busybox opendoas faketime libfaketime
+  desktop-file-utils libglib2.0-bin age restic)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
