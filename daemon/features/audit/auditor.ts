@@ -180,7 +180,10 @@ export class Auditor {
     const unresolved: AuditCheck[] = internet
       .filter((t) => t.addresses === null || t.addresses.length === 0)
       .map((t) => ({ check: 'internet (relay host)', target: t.name, expect: host.role === 'offline' ? 'nothing leaves' : 'an answer', seen: (t.why ?? 'no address').slice(0, 300), status: 'unknown' }));
-    return [...(await network), ...unresolved, ...(await sshd), ...(await boot)];
+    // all three at once: awaiting them in turn would leave the later ones' rejections unhandled when an earlier one
+    // fails (a lost connection fails all three), and an unhandled rejection ends towerd
+    const [net, conf, media] = await Promise.all([network, sshd, boot]);
+    return [...net, ...unresolved, ...conf, ...media];
   }
 
   /**
