@@ -74,7 +74,7 @@ export async function benchBackup(): Promise<LabRow[]> {
     printNotes([
       `through towerd: ${fmtDur(towerMs)} (repository folder prepared, restic init, backup, snapshots: ${((set.last.dataAdded ?? 0) / MiB).toFixed(0)} MiB added)`,
       `local repository on off1: ${fmtDur(localMs)} (restic init and backup)`,
-      `towerd CPU from its start to the end of the backup: ${fmtDur(towerdCpuMs)} (${((100 * towerdCpuMs) / towerMs).toFixed(0)}% of the backup's duration); sftp.command ${process.env.BACKUP_NETCAT ?? 'nc'} 127.0.0.1 PORT`,
+      `towerd CPU from its start to the end of the backup: ${fmtDur(towerdCpuMs)} (${((100 * towerdCpuMs) / towerMs).toFixed(0)}% of the backup's duration); backup.netcat ${process.env.BACKUP_NETCAT ?? 'auto'}`,
     ]);
     return rows;
   });

@@ -377,7 +377,8 @@ export const Settings = z
           .prefault({}),
         /** the program on the source host, and what it runs as restic's sftp.command to reach 127.0.0.1:PORT */
         restic: z.string().min(1).max(256).regex(/^[^\0\s]+$/, 'a program').default('restic'),
-        netcat: z.string().min(1).max(256).regex(/^[^\0\s]+$/, 'a program').default('nc'),
+        /** `auto`: a python3 pipe with TCP_NODELAY where the host has python3, else `nc`; or a program given here */
+        netcat: z.string().min(1).max(256).regex(/^[^\0\s]+$/, 'a program').default('auto'),
       })
       .strict()
       .prefault({})

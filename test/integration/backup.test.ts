@@ -47,6 +47,7 @@ async function logsOnFailure<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     process.stderr.write('towerd log on failure:\n' + (await towerctl(t.d, ['logs', '-n', '40', '--level', 'debug'])).stdout + '\n');
+    process.stderr.write('towerd stderr (last 4000 characters):\n' + t.d.stderr().slice(-4000) + '\n');
     throw e;
   }
 }
@@ -140,7 +141,9 @@ describe.skipIf(!root)('towerctl backup (lab)', () => {
       // is there); only in restic's environment (readable by the same user and root)
       const key = readFileSync(keyFile(), 'utf8').trim();
       const procs = await t.lab.execHost('off1', ['sh', '-c', 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline; echo; done']);
-      expect(procs.stdout).toMatch(/restic -o sftp\.command=nc 127\.0\.0\.1 \d+ --json backup/);
+      // restic's sftp.command is the python3 pipe (backup.netcat "auto"), written to a private temporary folder
+      expect(procs.stdout).toMatch(/restic -o sftp\.command=python3 \/\S+\/pipe\.py 127\.0\.0\.1 \d+ --json backup/);
+      expect(procs.stdout).toMatch(/python3 \/\S+\/pipe\.py 127\.0\.0\.1 \d+/);
       expect(procs.stdout).not.toContain(key);
       const env = await t.lab.execHost('off1', ['sh', '-c', 'for p in $(pgrep -x restic); do tr "\\0" "\\n" < /proc/$p/environ; done | grep -c "^RESTIC_PASSWORD="']);
       expect(Number(env.stdout.trim())).toBeGreaterThan(0);
