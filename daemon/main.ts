@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// V8 flags for towerd would go on this line (`#!/usr/bin/env -S node FLAGS`; tests and benchmarks read them from
-// here). `--initial-heap-size=64` lifts forwarding from 0.77-1.0x to ~1.4x OpenSSH (fewer full collections), but
-// lets the 10,000-frame fuzz grow past its 150 MiB bound, so towerd runs with V8's defaults for now.
+// Installed as dist/towerd (daemon/towerd.sh), which starts this file with the V8 flags towerd is measured with;
+// run directly it gets V8's defaults.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { LogLevelName, TOWER_VERSION } from '../protocol/index.js';

@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # verify checks that ExecStart exists: point it at the built daemon
-sed "s#/usr/local/bin/towerd#$PWD/dist/daemon/main.js#" systemd/towerd.service > "$tmp/towerd.service"
+sed "s#/usr/local/bin/towerd#$PWD/dist/towerd#" systemd/towerd.service > "$tmp/towerd.service"
 out=$(systemd-analyze verify "$tmp/towerd.service" 2>&1) || { echo "$out"; exit 1; }
 if [ -n "$out" ]; then echo "systemd-analyze verify: $out"; exit 1; fi
 shellcheck --shell=sh --exclude=SC2034 openrc/towerd
+shellcheck --shell=sh daemon/towerd.sh
 head -n1 openrc/towerd | grep -qx '#!/sbin/openrc-run' || { echo "openrc/towerd must start with #!/sbin/openrc-run"; exit 1; }
 echo "services: systemd unit and OpenRC script OK"

@@ -7,12 +7,14 @@ import { join, resolve } from 'node:path';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const TOWERD = join(ROOT, 'dist/daemon/main.js');
 export const TOWERCTL = join(ROOT, 'dist/towerctl.cjs');
+/** what users install as /usr/local/bin/towerd: daemon/towerd.sh, which starts TOWERD with towerd's V8 flags */
+export const TOWERD_LAUNCHER = join(ROOT, 'dist/towerd');
 
-/** The node options towerd's own `#!` line asks for, so that tests and benchmarks run it as users do. */
+/** The node options towerd's launcher starts it with, so that tests and benchmarks run it as users do. */
 export function towerdNodeFlags(): string[] {
-  const first = readFileSync(TOWERD, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
-  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+  const m = /^exec node ((?:--[\w=.-]+ )*)"/m.exec(readFileSync(TOWERD_LAUNCHER, 'utf8'));
+  if (!m) throw new Error(`${TOWERD_LAUNCHER}: no 'exec node FLAGS "…"' line (run npm run build)`);
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
 }
 
 export interface RunningDaemon {

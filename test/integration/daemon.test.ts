@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TOWERD, daemonEnv, daemonsPerTest, exchange, run, tempHome, waitForSocket } from '../helpers/towerd.js';
+import { TOWERD, TOWERD_LAUNCHER, daemonEnv, daemonsPerTest, exchange, run, tempHome, waitForSocket } from '../helpers/towerd.js';
 
 const start = daemonsPerTest(afterEach);
 
@@ -70,6 +70,30 @@ describe('towerd process', () => {
     const r = await run(process.execPath, [TOWERD, '--no-supervise'], { env: daemonEnv(home), timeoutMs: 10_000 });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/belongs to uid 4242, not to us/);
+  });
+
+  it('the installed launcher runs under busybox (as on an Alpine thin client), through a symlink, with its V8 flags', async () => {
+    const home = tempHome();
+    // PATH: busybox's sh, readlink and dirname first, then node; the link stands for /usr/local/bin/towerd
+    const bin = join(home, 'bin');
+    mkdirSync(bin);
+    for (const tool of ['sh', 'readlink', 'dirname']) symlinkSync('/usr/bin/busybox', join(bin, tool));
+    symlinkSync(TOWERD_LAUNCHER, join(bin, 'towerd'));
+    const env = daemonEnv(home, { PATH: `${bin}:${dirname(process.execPath)}` });
+    const proc = spawn(join(bin, 'sh'), [join(bin, 'towerd'), '--no-supervise'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    proc.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    try {
+      await waitForSocket(join(home, 'run', 'tower', 'towerd.sock'));
+      // the launcher execs node: same process, node's own command line
+      const argv = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      expect(argv.slice(1)).toEqual(['--initial-heap-size=64', '--max-semi-space-size=4', TOWERD, '--no-supervise']);
+      const { replies } = await exchange(join(home, 'run', 'tower', 'towerd.sock'), '{"jsonrpc":"2.0","id":1,"method":"daemon.info"}\n', 1);
+      expect(replies[0]).toMatchObject({ id: 1, result: { name: 'towerd' } });
+    } finally {
+      proc.kill('SIGTERM');
+    }
+    expect(err).not.toMatch(/bad option|not found|invalid option/);
   });
 
   it('rejects bad command lines with exit 2 and documents itself', async () => {
