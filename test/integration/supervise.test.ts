@@ -76,6 +76,20 @@ describe.skipIf(!root)('SSH supervision against real OpenSSH hosts', () => {
     expect(events.filter((e) => e.at >= t0 && e.host.name !== 'on1' && e.host.state !== 'online')).toEqual([]);
   });
 
+  it('towerd stopped for 2.5 s (SIGSTOP) keeps its hosts: a deadline that passed while it was not running is no verdict', async () => {
+    await expect.poll(async () => Object.values(await hosts()).map((h) => h.state), { timeout: 10_000 }).toEqual(['online', 'online', 'online']);
+    const t0 = Date.now();
+    process.kill(d.proc.pid!, 'SIGSTOP');
+    try {
+      await new Promise((r) => setTimeout(r, 2500)); // past the 1.5 s keepalive timeout
+    } finally {
+      process.kill(d.proc.pid!, 'SIGCONT');
+    }
+    await new Promise((r) => setTimeout(r, 3000)); // two more timeouts' worth of probes
+    expect(events.filter((e) => e.at >= t0 && e.host.state !== 'online').map((e) => [e.host.name, e.host.state, e.host.lastError])).toEqual([]);
+    expect(Object.values(await hosts()).map((h) => h.state)).toEqual(['online', 'online', 'online']);
+  });
+
   it('a crashed host is offline at once and back when its sshd is', async () => {
     const t0 = Date.now();
     await lab.crash('off1');

@@ -43,6 +43,12 @@ export interface Attachment {
  */
 export const MAX_CHANNELS_PER_LISTENER = 64;
 
+/**
+ * A keepalive deadline whose timer fires this much later than due was not watched: towerd itself was not running
+ * (a busy event loop, a stopped process, a starved machine), so the silence it saw says nothing about the host.
+ */
+const STALLED_MS = 250;
+
 /** Counts channels per listener and refuses those beyond the limit; one warning each time a listener hits it. */
 class ChannelCap {
   private readonly live = new Map<string, number>();
@@ -378,20 +384,43 @@ export class HostSession extends EventEmitter<SessionEvents> {
   private startKeepalive(client: SshClient, id: number): void {
     const { intervalMs, timeoutMs } = this.opts.keepalive;
     clearTimeout(this.probeDeadline);
+    /** when the deadline is due; a timer that fires much later means towerd itself did not run (see below) */
+    let dueAt = performance.now() + timeoutMs;
+    let replies = 0;
+    const arm = () => {
+      dueAt = performance.now() + timeoutMs;
+      deadline.refresh();
+    };
     // one timer for the session's lifetime, pushed back by each reply (refresh() allocates nothing)
     const deadline = setTimeout(() => {
       if (id !== this.attemptId) return;
-      this.log.debug({ host: this.host.name, timeoutMs }, 'keepalive timed out');
-      this.lostWith = `no keepalive reply within ${timeoutMs} ms`;
-      client.destroy();
+      const late = performance.now() - dueAt;
+      const seen = replies;
+      // timers run before the event loop reads its sockets: after a busy spell the reply may be there, unread
+      setImmediate(() => {
+        if (id !== this.attemptId || replies !== seen) return;
+        if (late > STALLED_MS) {
+          // towerd (busy, or stopped) was not running when the host had to answer: silence then is no evidence;
+          // the host gets a fresh probe and a whole timeout from now
+          this.log.debug({ host: this.host.name, lateMs: Math.round(late) }, 'keepalive deadline passed while towerd was stalled; probing again');
+          outstanding = false;
+          arm();
+          probe();
+          return;
+        }
+        this.log.debug({ host: this.host.name, timeoutMs }, 'keepalive timed out');
+        this.lostWith = `no keepalive reply within ${timeoutMs} ms`;
+        client.destroy();
+      });
     }, timeoutMs);
     this.probeDeadline = deadline;
     let outstanding = false;
     let sent = 0;
     const onReply = () => {
       outstanding = false;
+      replies++;
       if (id !== this.attemptId || this.liveness.state !== 'online') return;
-      deadline.refresh();
+      arm();
       const rttMs = Math.round((performance.now() - sent) * 100) / 100;
       this.liveness = { ...this.liveness, rttMs, lastContact: new Date().toISOString() };
       this.emit('state', this.liveness);
