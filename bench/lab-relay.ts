@@ -27,10 +27,12 @@ const FILE = 'bigdata-1.0-r0.apk';
 const URL_PATH = `/v3.19/main/x86_64/${FILE}`;
 /** curl options that print "bytes seconds" of one download; curl takes http_proxy from the environment when set */
 const CURL_OPTS = `-s -o /dev/null -w '%{size_download} %{time_total}\\n'`;
-const CURL = `curl ${CURL_OPTS} http://${ALPINE_CDN}${URL_PATH}`;
+/** the machine's curl by its path: an Alpine-like lab host's PATH has only busybox, apk and TowerOS's stock tools */
+const CURL_BIN = '/usr/bin/curl';
+const CURL = `${CURL_BIN} ${CURL_OPTS} http://${ALPINE_CDN}${URL_PATH}`;
 /** 100 requests for the (small) index on one connection; prints the sum of their times in seconds */
 const SMALL_N = 100;
-const SMALL = `curl -s -w '%{time_total}\\n' ${Array.from({ length: SMALL_N }, () => `-o /dev/null http://${ALPINE_CDN}/v3.19/main/x86_64/APKINDEX.tar.gz`).join(' ')} | awk '{ s += $1 } END { print s }'`;
+const SMALL = `${CURL_BIN} -s -w '%{time_total}\\n' ${Array.from({ length: SMALL_N }, () => `-o /dev/null http://${ALPINE_CDN}/v3.19/main/x86_64/APKINDEX.tar.gz`).join(' ')} | awk '{ s += $1 } END { print s }'`;
 
 const parse = (out: string): number => {
   const [bytes, secs] = out.trim().split(/\s+/).map(Number);
@@ -99,6 +101,10 @@ async function direct({ lab }: RelayLab): Promise<number> {
   return parse(dr.stdout);
 }
 
+/** at the 1 Gbit/s uplink: relayed vs the router's own download, and towerd's CPU seconds per relayed GB */
+const TARGET_SHAPED_RATIO = 0.95;
+const TARGET_CPU_PER_GB_S = 1.5;
+
 export async function benchRelay(): Promise<LabRow[]> {
   const title = `Package relay: ${SIZE / 2 ** 20} MiB over HTTP, offline host through towerd's relay vs the router downloading directly (median of ${REPS})`;
   if (!isRoot()) return skipped(title, 'needs root (network namespaces, sshd per host)');
@@ -128,20 +134,26 @@ export async function benchRelay(): Promise<LabRow[]> {
     // with a veth that only the CPU limits (tbf on the internet side's only interface, towards the router)
     const shapedRel: number[] = [];
     const shapedDir: number[] = [];
+    const shapedCpu: number[] = [];
     const tc = (args: string[]) => execFileSync(lab.internetSpawnPrefix()[0]!, [...lab.internetSpawnPrefix().slice(1), 'tc', ...args], { stdio: 'pipe' });
     tc(['qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', UPLINK, 'burst', '1mb', 'latency', '50ms']);
     try {
       for (let i = 0; i < REPS; i++) {
-        shapedRel.push(await relayed(rl));
+        await measured(rl.d, shapedRel, shapedCpu);
         shapedDir.push(await direct(rl));
       }
     } finally {
       tc(['qdisc', 'del', 'dev', 'eth0', 'root']);
     }
     const shapedRatio = median(shapedRel) / median(shapedDir);
+    // CPU seconds per relayed GB (ms per download of SIZE bytes)
+    const perGB = (ms: number[]) => median(ms) / 1000 / (SIZE / 1e9);
     const rows: LabRow[] = [
-      { name: 'relay throughput, offline host via towerd and the router', value: fmtMBps(median(rel)), baseline: fmtMBps(median(dir)), ratio, target: '≥ 0.9×', ok: ratio >= 0.9, samples: rel, baselineSamples: dir },
-      { name: `the same with the internet link at ${UPLINK}/s (tc tbf)`, value: fmtMBps(median(shapedRel)), baseline: fmtMBps(median(shapedDir)), ratio: shapedRatio, samples: shapedRel, baselineSamples: shapedDir },
+      // hosts have 1 Gbit/s Ethernet: the shaped row is the one that counts; the unshaped one shows the CPU bound
+      { name: `relay throughput, offline host via towerd and the router, internet link at ${UPLINK}/s (tc tbf)`, value: fmtMBps(median(shapedRel)), baseline: fmtMBps(median(shapedDir)), ratio: shapedRatio, target: `≥ ${TARGET_SHAPED_RATIO}×`, ok: shapedRatio >= TARGET_SHAPED_RATIO, samples: shapedRel, baselineSamples: shapedDir },
+      { name: `towerd CPU per relayed GB at ${UPLINK}/s`, value: `${perGB(shapedCpu).toFixed(2)} s`, baseline: '-', ratio: NaN, target: `≤ ${TARGET_CPU_PER_GB_S} s`, ok: perGB(shapedCpu) <= TARGET_CPU_PER_GB_S },
+      { name: 'the same, unshaped (veths only the CPU limits)', value: fmtMBps(median(rel)), baseline: fmtMBps(median(dir)), ratio, samples: rel, baselineSamples: dir },
+      { name: 'towerd CPU per relayed GB, unshaped', value: `${perGB(cpu).toFixed(2)} s`, baseline: '-', ratio: NaN },
     ];
     if (rl.d2) rows.push({ name: `the same through towerd from ${process.env.RELAY_COMPARE}`, value: fmtMBps(median(cmp)), baseline: fmtMBps(median(dir)), ratio: median(cmp) / median(dir), samples: cmp, baselineSamples: dir });
     printRows(title, rows);
@@ -214,12 +226,12 @@ export async function benchRelayHops(): Promise<LabRow[]> {
     const lfPort = await openForward(rl.d, 'router', '-L', `0:${lab.internetIp}:80`);
     const rfPort = await openForward(rl.d, 'off1', '-R', `0:127.0.0.1:${srvPort}`);
     const tc = async (args: string) => {
-      const r = await lab.execTc(['sh', '-c', `curl ${CURL_OPTS} ${args}`], { timeoutMs: 60_000 });
+      const r = await lab.execTc(['sh', '-c', `${CURL_BIN} ${CURL_OPTS} ${args}`], { timeoutMs: 60_000 });
       if (r.code !== 0) throw new Error(`curl ${args}: ${r.stderr}`);
       return parse(r.stdout);
     };
     const onHost = async (args: string) => {
-      const r = await lab.execHost('off1', ['sh', '-c', `curl ${CURL_OPTS} ${args}`], { timeoutMs: 60_000 });
+      const r = await lab.execHost('off1', ['sh', '-c', `${CURL_BIN} ${CURL_OPTS} ${args}`], { timeoutMs: 60_000 });
       if (r.code !== 0) throw new Error(`curl on off1 ${args}: ${r.stderr}`);
       return parse(r.stdout);
     };

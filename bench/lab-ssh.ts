@@ -120,16 +120,16 @@ async function startSsh2(
 
 const ssh2Cipher = (i: Ssh2Info) => describeCipher(i.cipherCS, i.cipherSC, i.macCS);
 
-async function waitOnline(client: TowerClient): Promise<void> {
-  for (let i = 0; (await client.call('host.get', { name: 'on1' })).state !== 'online'; i++) {
-    if (i > 300) throw new Error(`on1 did not come online: ${JSON.stringify(await client.call('host.get', { name: 'on1' }))}`);
+async function waitOnline(client: TowerClient, name = 'on1'): Promise<void> {
+  for (let i = 0; (await client.call('host.get', { name })).state !== 'online'; i++) {
+    if (i > 300) throw new Error(`${name} did not come online: ${JSON.stringify(await client.call('host.get', { name }))}`);
     await sleep(50);
   }
 }
 
 /** A local forward through towerd to the host's server; returns its port on the thin client's loopback. */
-async function openForward(client: TowerClient): Promise<number> {
-  const f = await client.call('forward.open', { host: 'on1', direction: 'local', listen: { tcp: { host: '127.0.0.1', port: 0 } }, connect: { tcp: { host: '127.0.0.1', port: HOST_PORT } } });
+async function openForward(client: TowerClient, host = 'on1'): Promise<number> {
+  const f = await client.call('forward.open', { host, direction: 'local', listen: { tcp: { host: '127.0.0.1', port: 0 } }, connect: { tcp: { host: '127.0.0.1', port: HOST_PORT } } });
   if (!('tcp' in f.listen) || !f.listen.tcp.port) throw new Error(`forward.open gave no TCP port: ${JSON.stringify(f.listen)}`);
   return f.listen.tcp.port;
 }
@@ -352,6 +352,62 @@ export async function benchForward(): Promise<Row[]> {
     } else {
       printNotes(['window/packet-size variants of ssh2 run only when a throughput target is missed (BENCH_FWD_DIAG=1 forces them)']);
     }
+    return rows;
+  });
+}
+
+/** each of two hosts, with a transfer to the other at the same time, gets at least this share of what it gets alone */
+const TARGET_FAIR_SHARE = 0.45;
+
+/**
+ * Two hosts at once: a transfer through a towerd forward to each of two hosts, first each alone, then both at the
+ * same time (rounds interleaved); each host's rate together against its rate alone, and any host.state other than
+ * online meanwhile (a transfer to one must not stall the other's keepalives into an offline verdict).
+ */
+export async function benchFairness(): Promise<Row[]> {
+  const title = 'Two hosts at once: a transfer to each of two hosts through towerd, together vs alone';
+  if (!isRoot()) return skipped(title, 'needs root (network namespaces, sshd per host)');
+  return withLab('g', { online: 2, offline: 0, router: false }, async (lab, { cleanup }) => {
+    const hosts = ['on1', 'on2'];
+    for (const h of hosts) await startHostServer(lab, h, HOST_PORT);
+    const d = await startDaemon({ home: lab.home, spawnPrefix: lab.tcSpawnPrefix(), args: ['--log-level', 'warn'] });
+    cleanup(() => d.stop());
+    const client = await TowerClient.connect(d.socket);
+    cleanup(() => client.close());
+    for (const h of hosts) await waitOnline(client, h);
+    const ports = new Map<string, number>();
+    for (const h of hosts) ports.set(h, await openForward(client, h));
+    const notOnline: string[] = [];
+    await client.subscribe(['hosts'], (e: Event) => {
+      if (e.type === 'host.state' && e.host.state !== 'online') notOnline.push(`${e.host.name} ${e.host.state}: ${e.host.lastError ?? ''}`);
+    });
+    const bytes = 128 * MiB;
+    const rate = (r: { bytes: number; s: number }) => r.bytes / r.s / MB;
+    for (const h of hosts) for (const dir of DIRS) await tcClient(lab, [dir, ports.get(h)!, 16 * MiB], 60_000); // warm-up
+    const alone = new Map(hosts.flatMap((h) => DIRS.map((dir) => [`${h} ${dir}`, [] as number[]])));
+    const together = new Map(hosts.flatMap((h) => DIRS.map((dir) => [`${h} ${dir}`, [] as number[]])));
+    for (let round = 0; round < 3; round++) {
+      for (const dir of DIRS) {
+        for (const h of hosts) alone.get(`${h} ${dir}`)!.push(rate(await tcClient(lab, [dir, ports.get(h)!, bytes], 60_000)));
+        const both = await Promise.all(hosts.map((h) => tcClient<{ bytes: number; s: number }>(lab, [dir, ports.get(h)!, bytes], 60_000)));
+        hosts.forEach((h, i) => together.get(`${h} ${dir}`)!.push(rate(both[i]!)));
+      }
+    }
+    const rows: LabRow[] = [];
+    for (const dir of DIRS) {
+      for (const h of hosts) {
+        const t = together.get(`${h} ${dir}`)!;
+        const a = alone.get(`${h} ${dir}`)!;
+        const ratio = median(t) / median(a);
+        rows.push({ name: `${h}, ${arrow(dir)}, both at once vs alone, median of 3`, value: fmtMBps(median(t)), baseline: fmtMBps(median(a)), ratio, samples: t, baselineSamples: a, target: `≥ ${TARGET_FAIR_SHARE}×`, ok: ratio >= TARGET_FAIR_SHARE });
+      }
+    }
+    rows.push({ name: 'host.state events other than online during the transfers', value: String(notOnline.length), baseline: '-', ratio: NaN, target: '0', ok: notOnline.length === 0 });
+    printRows(`${title}; ${bytes / MiB} MiB per transfer, MB = 10^6 bytes`, rows);
+    printNotes([
+      `both hosts' forwards go through the one towerd process; the client and the host servers are the same as in the forward suite`,
+      ...(notOnline.length ? [`not online: ${notOnline.slice(0, 5).join('; ')}`] : []),
+    ]);
     return rows;
   });
 }

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { benchCli } from './cli.js';
 import { benchHosts } from './lab-hosts.js';
 import { benchRelay, benchRelayHops } from './lab-relay.js';
-import { benchForward, benchRecovery } from './lab-ssh.js';
+import { benchFairness, benchForward, benchRecovery } from './lab-ssh.js';
 import { benchRpc } from './rpc.js';
 import { benchApps } from './lab-apps.js';
 import { benchClipboard } from './lab-clipboard.js';
@@ -12,8 +12,8 @@ import { benchBackup } from './lab-backup.js';
 import type { Row } from './stats.js';
 
 const only = process.argv.slice(2);
-// forward, recovery, hosts, relay, files and backup need root: each brings up its own lab of real OpenSSH hosts and tears it down
-const suites: Record<string, () => Promise<Row[]>> = { rpc: benchRpc, cli: benchCli, forward: benchForward, recovery: benchRecovery, hosts: benchHosts, relay: benchRelay, 'relay-hops': benchRelayHops, apps: () => benchApps(), clipboard: benchClipboard, files: benchFiles, backup: benchBackup };
+// forward, fair, recovery, hosts, relay, files and backup need root: each brings up its own lab of real OpenSSH hosts and tears it down
+const suites: Record<string, () => Promise<Row[]>> = { rpc: benchRpc, cli: benchCli, forward: benchForward, fair: benchFairness, recovery: benchRecovery, hosts: benchHosts, relay: benchRelay, 'relay-hops': benchRelayHops, apps: () => benchApps(), clipboard: benchClipboard, files: benchFiles, backup: benchBackup };
 const results: Record<string, Row[]> = {};
 for (const [name, fn] of Object.entries(suites)) {
   if (only.length && !only.includes(name)) continue;

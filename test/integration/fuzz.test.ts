@@ -152,8 +152,8 @@ describe('malformed input', () => {
     const growthMiB = (peakRss - rssBefore) / 1024;
     console.log(`fuzz: ${FRAMES} frames (${huge} over 1 MiB, ${reopened} connections closed for garbage), RSS ${Math.round(rssBefore / 1024)} → peak ${Math.round(peakRss / 1024)} MiB`);
     // towerd runs with its launcher's V8 flags (daemon/towerd.sh). With V8's defaults the young generation grows to
-    // 2 x 16 MB under this load: growth 60-67 MiB; with --max-semi-space-size=4, six runs on the 2-core machine:
-    // growth 15-26 MiB, peak 96-104 MiB. A leak per frame (10,000 of them) would go far past both bounds.
+    // 2 x 16 MB under this load: growth 60-67 MiB; with --max-semi-space-size=8, three runs on the 2-core machine:
+    // growth 26-32 MiB, peak 112-118 MiB. A leak per frame (10,000 of them) would go far past both bounds.
     expect(growthMiB).toBeLessThan(64);
     expect(peakRss / 1024).toBeLessThan(200);
   });
