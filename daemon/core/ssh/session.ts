@@ -387,8 +387,12 @@ export class HostSession extends EventEmitter<SessionEvents> {
     /** when the deadline is due; a timer that fires much later means towerd itself did not run (see below) */
     let dueAt = performance.now() + timeoutMs;
     let replies = 0;
+    /** bytes read from the host by the last arm(): any byte since then is the host talking, hence alive */
+    const bytesRead = () => this.sock?.bytesRead ?? 0;
+    let readAtArm = bytesRead();
     const arm = () => {
       dueAt = performance.now() + timeoutMs;
+      readAtArm = bytesRead();
       deadline.refresh();
     };
     // one timer for the session's lifetime, pushed back by each reply (refresh() allocates nothing)
@@ -399,6 +403,15 @@ export class HostSession extends EventEmitter<SessionEvents> {
       // timers run before the event loop reads its sockets: after a busy spell the reply may be there, unread
       setImmediate(() => {
         if (id !== this.attemptId || replies !== seen) return;
+        const heard = bytesRead() - readAtArm;
+        if (heard > 0) {
+          // the reply is queued behind other traffic from the host (a command's output, a transfer): it is there
+          this.log.debug({ host: this.host.name, bytes: heard }, 'keepalive reply not read yet, but the host is sending; probing again');
+          outstanding = false;
+          arm();
+          probe();
+          return;
+        }
         if (late > STALLED_MS) {
           // towerd (busy, or stopped) was not running when the host had to answer: silence then is no evidence;
           // the host gets a fresh probe and a whole timeout from now
