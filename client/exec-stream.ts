@@ -61,6 +61,8 @@ export function runStream(sock: Socket, rest: Buffer, tty: boolean, out: NodeJS.
           }
         }
       }
+      // the exit status is the last frame: stdin that was not sent yet has nobody to read it
+      if (exit) sock.destroy();
     };
     sock.on('data', onData);
     sock.resume();

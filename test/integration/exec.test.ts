@@ -44,6 +44,12 @@ describe.skipIf(!root)('remote exec through towerd', () => {
     expect(r.stdout.split(' ')[0]).toBe(createHash('sha256').update(data).digest('hex'));
   });
 
+  it('a command that exits without reading its stdin ends towerctl with its status, however much stdin is left', async () => {
+    // towerctl is still sending when the command is gone: neither side may wait for the other to read
+    const r = await run(process.execPath, [TOWERCTL, 'exec', 'on1', '--', 'sh', '-c', 'exit 3'], { env: t.d.env, input: randomBytes(32 * 1024 * 1024), timeoutMs: 15_000 });
+    expect(r.code, r.stderr).toBe(3);
+  });
+
   it('without a terminal, Ctrl-C (SIGINT) is delivered to the remote command', async () => {
     const p = spawn(process.execPath, [TOWERCTL, 'exec', 'on1', '--', 'sh', '-c', 'trap "echo got INT; exit 42" INT; echo ready; while :; do sleep 0.1; done'], { env: t.d.env });
     let out = '';

@@ -59,6 +59,11 @@ export function bridgeChannel(sock: Socket, rest: Buffer, ch: ClientChannel, hos
     const finish = (info: ExitInfo) => {
       if (finished) return;
       finished = true;
+      // the client may still be sending stdin the command will never read: take it and drop it, or neither side
+      // could finish (its writes wait for us to read, our end waits for its)
+      sock.off('data', onIn);
+      sock.on('data', () => undefined);
+      sock.resume();
       if (!sock.destroyed) {
         sock.write(encodeFrame(StreamFrame.Exit, JSON.stringify(info)));
         sock.end();
@@ -90,6 +95,11 @@ export function bridgeChannel(sock: Socket, rest: Buffer, ch: ClientChannel, hos
             break;
           case StreamFrame.StdinEof:
             ch.end();
+            // an ending stream emits no 'drain': reading must not wait for one (signals and resizes still come)
+            if (inWaiting) {
+              inWaiting = false;
+              sock.resume();
+            }
             break;
           case StreamFrame.Resize: {
             const r = parseJson(f.payload) as { rows?: unknown; cols?: unknown } | undefined;
