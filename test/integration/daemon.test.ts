@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BUSYBOX } from '../lab/profile.js';
 import { TOWERD, TOWERD_LAUNCHER, daemonEnv, towerdNodeFlags, daemonsPerTest, exchange, run, tempHome, waitForSocket } from '../helpers/towerd.js';
 
 const start = daemonsPerTest(afterEach);
@@ -77,7 +78,7 @@ describe('towerd process', () => {
     // PATH: busybox's sh, readlink and dirname first, then node; the link stands for /usr/local/bin/towerd
     const bin = join(home, 'bin');
     mkdirSync(bin);
-    for (const tool of ['sh', 'readlink', 'dirname']) symlinkSync('/usr/bin/busybox', join(bin, tool));
+    for (const tool of ['sh', 'readlink', 'dirname']) symlinkSync(BUSYBOX, join(bin, tool));
     symlinkSync(TOWERD_LAUNCHER, join(bin, 'towerd'));
     const env = daemonEnv(home, { PATH: `${bin}:${dirname(process.execPath)}` });
     const proc = spawn(join(bin, 'sh'), [join(bin, 'towerd'), '--no-supervise'], { env, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -386,7 +386,6 @@ export class HostSession extends EventEmitter<SessionEvents> {
     clearTimeout(this.probeDeadline);
     /** when the deadline is due; a timer that fires much later means towerd itself did not run (see below) */
     let dueAt = performance.now() + timeoutMs;
-    let replies = 0;
     /** bytes read from the host by the last arm(): any byte since then is the host talking, hence alive */
     const bytesRead = () => this.sock?.bytesRead ?? 0;
     let readAtArm = bytesRead();
@@ -398,29 +397,24 @@ export class HostSession extends EventEmitter<SessionEvents> {
     // one timer for the session's lifetime, pushed back by each reply (refresh() allocates nothing)
     const deadline = setTimeout(() => {
       if (id !== this.attemptId) return;
-      const late = performance.now() - dueAt;
-      const seen = replies;
+      const due = dueAt;
+      const late = performance.now() - due;
       // timers run before the event loop reads its sockets: after a busy spell the reply may be there, unread
       setImmediate(() => {
-        if (id !== this.attemptId || replies !== seen) return;
+        // a reply read meanwhile armed the deadline again
+        if (id !== this.attemptId || dueAt !== due) return;
+        // no verdict: the host gets a fresh probe and a whole timeout from now
+        const reprobe = (detail: object, msg: string) => {
+          this.log.debug({ host: this.host.name, ...detail }, msg);
+          outstanding = false;
+          arm();
+          probe();
+        };
+        // bytes from the host: its reply is queued behind other traffic (a command's output, a transfer)
         const heard = bytesRead() - readAtArm;
-        if (heard > 0) {
-          // the reply is queued behind other traffic from the host (a command's output, a transfer): it is there
-          this.log.debug({ host: this.host.name, bytes: heard }, 'keepalive reply not read yet, but the host is sending; probing again');
-          outstanding = false;
-          arm();
-          probe();
-          return;
-        }
-        if (late > STALLED_MS) {
-          // towerd (busy, or stopped) was not running when the host had to answer: silence then is no evidence;
-          // the host gets a fresh probe and a whole timeout from now
-          this.log.debug({ host: this.host.name, lateMs: Math.round(late) }, 'keepalive deadline passed while towerd was stalled; probing again');
-          outstanding = false;
-          arm();
-          probe();
-          return;
-        }
+        if (heard > 0) return reprobe({ bytes: heard }, 'keepalive reply not read yet, but the host is sending; probing again');
+        // a deadline towerd itself missed (busy, or stopped): the silence it saw is no evidence
+        if (late > STALLED_MS) return reprobe({ lateMs: Math.round(late) }, 'keepalive deadline passed while towerd was stalled; probing again');
         this.log.debug({ host: this.host.name, timeoutMs }, 'keepalive timed out');
         this.lostWith = `no keepalive reply within ${timeoutMs} ms`;
         client.destroy();
@@ -431,7 +425,6 @@ export class HostSession extends EventEmitter<SessionEvents> {
     let sent = 0;
     const onReply = () => {
       outstanding = false;
-      replies++;
       if (id !== this.attemptId || this.liveness.state !== 'online') return;
       arm();
       const rttMs = Math.round((performance.now() - sent) * 100) / 100;
